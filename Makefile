@@ -1,0 +1,43 @@
+# wffs: the README's two commands are `make demo` and `make test`; both install what is missing first.
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+APT_NEEDS := ecflow-server ecflow-client python3-ecflow python3-pyfuse3 python3-trio python3-venv rsync
+RUN       := run
+
+.PHONY: setup apt demo stop test test-unit bench clean
+
+setup: $(STAMP)
+
+# Debian packages: only the missing ones, quiet when all are there. fusermount comes from `fuse`
+# unless the machine already has fuse3's fusermount3 (the two packages exclude each other).
+apt:
+	@missing=$$(for p in $(APT_NEEDS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
+	    | grep -q 'ok installed' || echo $$p; done); \
+	command -v fusermount >/dev/null || command -v fusermount3 >/dev/null || missing="$$missing fuse"; \
+	if [ -n "$$(echo $$missing)" ]; then \
+	    echo "wffs: installing Debian packages:" $$missing; \
+	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get update -qq >/dev/null && \
+	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+$(STAMP): setup.cfg pyproject.toml | apt
+	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@touch $@
+
+demo: setup
+	@$(PY) scripts/demo.py start --dir $(RUN)/demo
+
+stop: setup
+	@$(PY) scripts/demo.py stop --dir $(RUN)/demo
+
+test: setup
+	@$(PY) -m pytest -q
+
+test-unit: setup
+	@$(PY) -m pytest -q -m 'not integration'
+
+clean: stop
+	rm -rf $(VENV) $(RUN) *.egg-info

@@ -1,0 +1,36 @@
+"""The small interface every backend (ecFlow now, Cylc later) offers the mount.
+
+Backends are the only code that talks to a server.  All calls are async and bounded by a timeout; a
+server that is down, hangs or refuses raises ServerUnavailable, never blocks the file system.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Protocol
+
+
+class ServerUnavailable(Exception):
+    """The server did not answer in time, or refused: the caller shows the last known tree and an error."""
+
+
+class NotProvided(Exception):
+    """The server has no such file for this node (a task that never ran has no job output)."""
+
+
+class Backend(Protocol):
+    name: str  # "host:port", for messages
+
+    async def changes(self) -> Optional[dict]:
+        """A delta since the last call (the first call returns the whole tree), or None if nothing changed.
+
+        A delta is {'full': bool, 'records': [node records], 'removed': [paths], 'server': {...}}.
+        """
+
+    async def read(self, path: str, kind: str) -> bytes:
+        """Content of a task file (kind in layout.TASK_FILE_KINDS), exact bytes; NotProvided if none."""
+
+    async def server_file(self, name: str) -> bytes:
+        """Content of a server-level file other than `status` (log, stats, zombies, suites.def)."""
+
+    async def close(self) -> None:
+        """Stop any worker; later calls may start a new one."""

@@ -1,0 +1,116 @@
+"""Render everything the server knows about one ecFlow node as `.att` text (runs in the worker).
+
+One `key value` line per fact, grouped under headings, so people can read it and `grep -r` finds it:
+state and since, flags, the node's own definition lines (trigger, complete, time, cron, late, limits,
+labels, meters, events, repeat, defstatus, autocancel ...) with current values, then the node's own
+variables, the generated ones and the inherited ones (marked with where they come from).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import ecflow
+
+FLAG_NAMES = sorted(n for n in ecflow.FlagType.names if n != "not_set")
+
+
+def flags_of(node) -> list[str]:
+    flag = node.get_flag()
+    return [n for n in FLAG_NAMES if flag.is_set(ecflow.FlagType.names[n])]
+
+
+def own_variables(node) -> list[tuple[str, str]]:
+    return [(v.name(), v.value()) for v in node.variables]
+
+
+def generated_variables(node) -> list[tuple[str, str]]:
+    vl = ecflow.VariableList()
+    node.get_generated_variables(vl)
+    return [(v.name(), v.value()) for v in vl]
+
+
+def definition_lines(node) -> list[str]:
+    """The node's own definition (attributes, not children), as ecFlow prints it, without variables."""
+    lines = []
+    for line in str(node).splitlines()[1:]:
+        stripped = line.strip()
+        if not stripped or stripped.startswith(("edit ", "end", "#")):
+            continue
+        kw = stripped.split()[0]
+        if kw in ("task", "family", "alias"):
+            break
+        lines.append(stripped)
+    return lines
+
+
+def current_values(node) -> list[str]:
+    """Values that change while the suite runs: labels, meters, events, repeat."""
+    out = []
+    for label in node.labels:
+        value = label.new_value() or label.value()
+        out.append(f"label {label.name()} {value!r}")
+    for meter in node.meters:
+        out.append(f"meter {meter.name()} {meter.value()} (min {meter.min()} max {meter.max()})")
+    for event in node.events:
+        name = event.name() or str(event.number())
+        out.append(f"event {name} {'set' if event.value() else 'clear'}")
+    repeat = node.get_repeat()
+    if not repeat.empty():
+        out.append(f"repeat {repeat.name()} {repeat.value()} ({repeat})")
+    return out
+
+
+def inherited_variables(ancestors: Iterable, server_vars: list[tuple[str, str]], seen: set) -> list[str]:
+    """Variables visible from ancestors (nearest first) and the server, not shadowed nearer."""
+    out = []
+    for anc in ancestors:
+        origin = anc.get_abs_node_path()
+        for name, value in own_variables(anc) + generated_variables(anc):
+            if name not in seen:
+                seen.add(name)
+                out.append(f"{name} = {value}    # inherited from {origin}")
+    for name, value in server_vars:
+        if name not in seen:
+            seen.add(name)
+            out.append(f"{name} = {value}    # inherited from the server")
+    return out
+
+
+def render(node, kind: str, state: str, suspended: bool, since: str, server_vars) -> bytes:
+    lines = [f"path {node.get_abs_node_path()}", f"kind {kind}", f"state {state}"]
+    if suspended:
+        lines.append("suspended yes")
+    lines.append(f"since {since or 'unknown'}")
+    if kind in ("task", "alias"):
+        lines.append(f"try {node.get_int_try_no()}")
+        reason = node.get_aborted_reason()
+        if reason:
+            lines.append(f"aborted_reason {reason}")
+    lines.append(f"flags {' '.join(flags_of(node)) or '-'}")
+    lines.append("")
+    lines.append("# definition")
+    lines.extend(definition_lines(node))
+    values = current_values(node)
+    if values:
+        lines.append("")
+        lines.append("# current values")
+        lines.extend(values)
+    own = own_variables(node)
+    gen = generated_variables(node)
+    seen = {n for n, _ in own} | {n for n, _ in gen}
+    lines.append("")
+    lines.append("# variables")
+    lines.extend(f"{n} = {v}" for n, v in own)
+    lines.append("")
+    lines.append("# generated variables")
+    lines.extend(f"{n} = {v}" for n, v in gen)
+    ancestors = []
+    parent = node.get_parent()
+    while parent is not None:
+        ancestors.append(parent)
+        parent = parent.get_parent()
+    lines.append("")
+    lines.append("# inherited variables")
+    lines.extend(inherited_variables(ancestors, server_vars, seen))
+    return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")

@@ -1,0 +1,300 @@
+"""The ecFlow worker process: the only code that calls the `ecflow` binding.
+
+The binding holds the GIL for a whole server call (a stalled server froze every thread for 20-50 s), so
+it runs here, in a process of its own per server, which the mount talks to over a pipe, times out and
+restarts.  It keeps one copy of the definition in step with news_local/sync_local and answers with
+compact deltas: only the nodes that changed, with their `.att` already rendered.
+
+Run as `python -m wffs.backend.ecflow_worker HOST PORT`; requests and answers are framed by
+wffs.backend.protocol on stdin/stdout.
+"""
+
+from __future__ import annotations
+
+import calendar
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import ecflow
+
+from wffs.backend import ecflow_att, protocol
+
+#: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
+ALL_LINES = "100000000"
+FILE_TYPES = {"ecf": "script", "job": "job", "out": "jobout", "man": "manual"}
+LOCAL_PATH_VARS = {"job": "ECF_JOB", "out": "ECF_JOBOUT", "ecf": "ECF_SCRIPT"}
+
+
+class Unavailable(Exception):
+    """The server refused or is unreachable."""
+
+
+class Missing(Exception):
+    """The server has no such file for the node."""
+
+
+def parse_time(text: str) -> float:
+    """ecFlow prints boost times ('2026-Nov-25 23:40:01', UTC); 0.0 when unknown."""
+    try:
+        return float(calendar.timegm(time.strptime(text, "%Y-%b-%d %H:%M:%S")))
+    except (ValueError, TypeError):
+        return 0.0
+
+
+def truncate(data: bytes, cap: int) -> bytes:
+    """Serve a file larger than cap as its head plus a marker that says so (sizes stay exact)."""
+    if cap <= 0 or len(data) <= cap:
+        return data
+    marker = (f"\n# >>>>>>>> wffs: file truncated to its first {cap} of {len(data)} bytes "
+              f"(mount option --max-file-size) <<<<<<<<\n").encode()
+    return data[:cap] + marker
+
+
+def served_size(file_size: int, cap: int) -> int:
+    return len(truncate(b"\0" * file_size, cap)) if 0 < cap < file_size else file_size
+
+
+def node_kind(node) -> str:
+    if isinstance(node, ecflow.Suite):
+        return "suite"
+    if isinstance(node, ecflow.Family):
+        return "family"
+    if isinstance(node, ecflow.Alias):
+        return "alias"
+    return "task"
+
+
+def children_of(node) -> list:
+    kind = node_kind(node)
+    if kind in ("suite", "family"):
+        return list(node.nodes)
+    if kind == "task":
+        return list(node.aliases)
+    return []
+
+
+class EcflowSession:
+    """One client, one cached definition, and what the last delta reported per node."""
+
+    def __init__(self, host: str, port: int, max_file_size: int):
+        self.host, self.port = host, port
+        self.client = ecflow.Client(host, str(port))
+        self.client.set_connection_attempts(1)
+        self.client.set_retry_connection_period(0)
+        self.client.set_auto_sync(False)
+        self.max_file_size = max_file_size
+        self.synced = False
+        self.sent: dict[str, tuple] = {}  # path -> the cheap fields last reported
+        self.variables: dict[str, tuple] = {}  # path -> own variables last rendered
+        self.server_vars: tuple = ()
+        self.local_files = True
+
+    # ---- server calls -------------------------------------------------------------------------
+    def call(self, fn, *args):
+        try:
+            return fn(*args)
+        except RuntimeError as e:
+            text = str(e)
+            if "not exist" in text or "Could not find" in text or "no such" in text.lower():
+                raise Missing(text.strip()) from None
+            raise Unavailable(text.strip().splitlines()[0] if text.strip() else "server error") from None
+
+    def op_ping(self):
+        self.call(self.client.ping)
+        return True
+
+    def op_sync(self):
+        """A delta since the last call, None if the server has no news."""
+        full = not self.synced
+        if self.synced:
+            if not self.call(self.client.news_local):
+                return None
+            self.call(self.client.sync_local)
+            changed = set(self.client.changed_node_paths)
+            full = not changed
+        else:
+            self.call(self.client.sync_local)
+            changed = set()
+        self.synced = True
+        defs = self.client.get_defs()
+        return self.delta(defs, full, changed)
+
+    def delta(self, defs, full: bool, changed: set) -> dict:
+        server_vars = tuple((v.name(), v.value()) for v in list(defs.server_variables) + list(defs.user_variables))
+        if server_vars != self.server_vars:  # inherited by every node
+            full = True
+            self.server_vars = server_vars
+        ecf_home = dict(server_vars).get("ECF_HOME", "")
+        self.local_files = bool(ecf_home) and os.path.isdir(ecf_home)
+        records, seen = [], set()
+        stack = [(s, full) for s in reversed(list(defs.suites))]
+        while stack:
+            node, render_all = stack.pop()
+            path = node.get_abs_node_path()
+            seen.add(path)
+            cheap = self.cheap_fields(node)
+            own_vars = tuple((v.name(), v.value()) for v in node.variables)
+            vars_changed = self.variables.get(path) != own_vars
+            must = render_all or path in changed or self.sent.get(path) != cheap or vars_changed
+            if must:
+                records.append(self.record(node, path, cheap))
+                self.sent[path] = cheap
+                self.variables[path] = own_vars
+            # a variable change reaches every descendant's inherited variables
+            below = render_all or vars_changed
+            for child in reversed(children_of(node)):
+                stack.append((child, below))
+        removed = [p for p in self.sent if p not in seen]
+        for p in removed:
+            self.sent.pop(p, None)
+            self.variables.pop(p, None)
+        suites = [s.name() for s in defs.suites]
+        server = {"state": str(defs.get_server_state()), "version": self.server_version(), "suites": suites}
+        return {"full": full, "records": records, "removed": removed, "server": server}
+
+    def server_version(self) -> str:
+        try:
+            return self.client.server_version()
+        except RuntimeError:
+            return ""
+
+    @staticmethod
+    def cheap_fields(node) -> tuple:
+        """What changes the file names and status content: state, suspension, since, children."""
+        return (str(node.get_state()), node.is_suspended(), node.get_state_change_time(),
+                tuple(c.name() for c in children_of(node)))
+
+    def record(self, node, path: str, cheap: tuple) -> dict:
+        state, suspended, since_text, children = cheap
+        kind = node_kind(node)
+        rec = {"path": path, "kind": kind, "state": state, "suspended": suspended,
+               "since": parse_time(since_text), "children": children, "files": {}}
+        rec["att"] = ecflow_att.render(node, kind, state, suspended, since_text, self.server_vars)
+        if kind in ("task", "alias"):
+            rec["files"] = self.task_files(node)
+        return rec
+
+    def task_files(self, node) -> dict:
+        """Which server-provided files exist, with (size, mtime) where the bytes are on local disk.
+
+        Job and output are read from disk where the server's ECF_HOME is visible here (exact bytes, as
+        ecflow_ui does); script and manual always come from the server (size None: measured on lookup).
+        """
+        gen = dict(ecflow_att.generated_variables(node))
+        files = {}
+        flags = node.get_flag()
+        if self.local_files:
+            try:
+                script_mtime = os.stat(gen.get("ECF_SCRIPT", "")).st_mtime
+                files["ecf"] = files["man"] = (None, script_mtime)
+            except OSError:
+                pass
+            for kind in ("job", "out"):
+                try:
+                    st = os.stat(gen.get(LOCAL_PATH_VARS[kind], ""))
+                except OSError:
+                    continue
+                files[kind] = (served_size(st.st_size, self.max_file_size), st.st_mtime)
+        else:
+            files["ecf"] = files["man"] = (None, 0.0)
+            if node.get_int_try_no() > 0 and not flags.is_set(ecflow.FlagType.no_script):
+                files["job"] = files["out"] = (None, 0.0)
+        return files
+
+    def op_read(self, path: str, kind: str) -> bytes:
+        if kind in ("job", "out") and self.local_files:
+            node = self.client.get_defs().find_abs_node(path)
+            if node is None:
+                raise Missing(f"no node {path}")
+            local = dict(ecflow_att.generated_variables(node)).get(LOCAL_PATH_VARS[kind], "")
+            try:
+                with open(local, "rb") as f:
+                    return truncate(f.read(self.max_file_size + 1 if self.max_file_size > 0 else -1),
+                                    self.max_file_size)
+            except OSError as e:
+                raise Missing(f"{local}: {e.strerror}") from None
+        text = self.call(self.client.get_file, path, FILE_TYPES[kind], ALL_LINES)
+        return truncate(text.encode("utf-8", "surrogateescape"), self.max_file_size)
+
+    def op_server_file(self, name: str) -> bytes:
+        if name == "stats":
+            return self.captured_stdout(self.client.stats)
+        if name == "zombies":  # the binding's zombie_get is awkward; the CLI prints a readable table
+            return self.client_command("--zombie_get")
+        if name == "suites.def":
+            if not self.synced:
+                self.op_sync()
+            return self.definition_text()
+        if name == "log":
+            return self.log_tail()
+        raise Missing(f"no server file {name}")
+
+    def client_command(self, *args: str) -> bytes:
+        argv = ["ecflow_client", f"--host={self.host}", f"--port={self.port}", *args]
+        try:
+            done = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise Unavailable(f"{argv[0]} {args[0]}: {e}") from None
+        if done.returncode != 0:
+            raise Unavailable(done.stderr.decode(errors="replace").strip() or f"{argv[0]} failed")
+        return done.stdout
+
+    def definition_text(self) -> bytes:
+        return str(self.client.get_defs()).encode("utf-8", "surrogateescape")
+
+    LOG_LINES = 10000
+
+    def log_tail(self) -> bytes:
+        text = self.call(self.client.get_log, self.LOG_LINES)
+        head = (f"# wffs: the last {self.LOG_LINES} lines of the server log at most "
+                f"(ecflow_client --log=get {self.LOG_LINES})\n")
+        return head.encode() + text.encode("utf-8", "surrogateescape")
+
+    def captured_stdout(self, fn) -> bytes:
+        """Some client calls print instead of returning: catch what they write to fd 1."""
+        sys.stdout.flush()
+        saved = os.dup(1)
+        with tempfile.TemporaryFile() as tmp:
+            os.dup2(tmp.fileno(), 1)
+            try:
+                self.call(fn)
+            finally:
+                sys.stdout.flush()
+                os.dup2(saved, 1)
+                os.close(saved)
+            tmp.seek(0)
+            return tmp.read()
+
+
+def serve(session, requests, answers) -> None:
+    """Answer requests until stdin closes: ('ok', value) or ('err', 'unavailable'|'missing'|'bug', text)."""
+    while True:
+        message = protocol.read_message(requests)
+        if message is None:
+            return
+        op, args = message
+        try:
+            answer = ("ok", getattr(session, "op_" + op)(*args))
+        except Missing as e:
+            answer = ("err", "missing", str(e))
+        except Unavailable as e:
+            answer = ("err", "unavailable", str(e))
+        except Exception as e:  # a bug here must not kill the worker silently
+            answer = ("err", "bug", f"{type(e).__name__}: {e}")
+        answers.write(protocol.encode(answer))
+        answers.flush()
+
+
+def main(argv=None) -> int:
+    host, port, max_file_size = (argv or sys.argv[1:])[:3]
+    answers = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # anything the binding prints goes to stderr, never into the protocol stream
+    serve(EcflowSession(host, int(port), int(max_file_size)), sys.stdin.buffer, answers)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

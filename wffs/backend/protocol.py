@@ -1,0 +1,50 @@
+"""Framing between the mount and a backend worker process: length-prefixed pickles over a pipe.
+
+Both ends are our own code (the worker is started by the mount from this package), so pickle is safe here.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+
+HEADER = struct.Struct("!I")
+
+
+def encode(message) -> bytes:
+    body = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(body)) + body
+
+
+def read_message(stream):
+    """Blocking read of one message from a binary file object; None at end of file."""
+    header = stream.read(HEADER.size)
+    if len(header) < HEADER.size:
+        return None
+    (length,) = HEADER.unpack(header)
+    body = stream.read(length)
+    if len(body) < length:
+        return None
+    return pickle.loads(body)
+
+
+class FrameBuffer:
+    """Collects bytes from an async stream and yields whole messages."""
+
+    def __init__(self):
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+
+    def pop(self):
+        """The next whole message, or raises LookupError when more bytes are needed."""
+        if len(self._buf) < HEADER.size:
+            raise LookupError
+        (length,) = HEADER.unpack_from(self._buf)
+        end = HEADER.size + length
+        if len(self._buf) < end:
+            raise LookupError
+        body = bytes(self._buf[HEADER.size:end])
+        del self._buf[:end]
+        return pickle.loads(body)

@@ -1,0 +1,144 @@
+"""The `wffs` command: builds the parts and starts or stops a mount; no logic of its own."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import subprocess
+import sys
+import time
+
+import click
+
+from wffs import __version__, mounts
+
+SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+
+
+def parse_size(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([kKmMgG]?)[bB]?\s*", text)
+    if not m:
+        raise click.BadParameter(f"{text!r} is not a size such as 64M")
+    return int(m.group(1)) * SIZE_UNITS[m.group(2).lower()]
+
+
+def resolve_target(args: tuple) -> tuple[str, int, str]:
+    """HOST PORT MNT, with ECF_HOST / ECF_PORT standing in for omitted ones (as ecflow_client does)."""
+    env_host, env_port = os.environ.get("ECF_HOST", "localhost"), os.environ.get("ECF_PORT", "3141")
+    if len(args) == 3:
+        host, port, mnt = args
+    elif len(args) == 2:
+        first, mnt = args
+        host, port = (env_host, first) if first.isdigit() else (first, env_port)
+    elif len(args) == 1:
+        host, port, mnt = env_host, env_port, args[0]
+    else:
+        raise click.UsageError("expected [HOST] [PORT] MOUNTPOINT")
+    if not str(port).isdigit() or not 0 < int(port) < 65536:
+        raise click.BadParameter(f"{port!r} is not a port number", param_hint="PORT")
+    return host, int(port), mnt
+
+
+def default_log_file(mountpoint: str) -> str:
+    base = os.path.join(os.path.expanduser("~"), ".cache", "wffs")
+    os.makedirs(base, exist_ok=True)
+    return os.path.join(base, re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.abspath(mountpoint)).strip("_") + ".log")
+
+
+def setup_logging(debug: bool, log_file: str | None) -> None:
+    handler = logging.FileHandler(log_file) if log_file else logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.DEBUG if debug else logging.INFO, handlers=[handler])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wffs")
+def main():
+    """Mount workflow servers (ecFlow) as directories: ls, find, cat, grep -r, tar and rsync your suites.
+
+    \b
+    wffs mount localhost 3141 ~/ecf     mount a server (returns when the mount is up)
+    wffs umount ~/ecf                   unmount it
+    """
+
+
+@main.command()
+@click.argument("target", nargs=-1, required=True, metavar="[HOST] [PORT] MOUNTPOINT")
+@click.option("-f", "--foreground", is_flag=True, help="Stay in the foreground (log to stderr).")
+@click.option("--refresh", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
+              help="Seconds between checks for news while the mount is in use.")
+@click.option("--timeout", default=5.0, show_default=True, type=click.FloatRange(0.5, 600),
+              help="Seconds before a server call is given up (EIO) and its worker restarted.")
+@click.option("--max-file-size", default="64M", show_default=True, callback=lambda c, p, v: parse_size(v),
+              help="Larger .ecf/.job/.out files are served as their head plus a marker line.")
+@click.option("-o", "options", multiple=True, metavar="OPT[,OPT...]",
+              help="FUSE mount options, e.g. -o allow_other.")
+@click.option("--debug", is_flag=True, help="Log debug messages.")
+@click.option("--log", "log_file", type=click.Path(dir_okay=False),
+              help="Log file when in the background [default: ~/.cache/wffs/<mountpoint>.log].")
+def mount(target, foreground, refresh, timeout, max_file_size, options, debug, log_file):
+    """Mount the ecFlow server HOST:PORT at MOUNTPOINT.
+
+    HOST and PORT default to $ECF_HOST and $ECF_PORT.  Without --foreground, wffs returns once the
+    mount answers and keeps serving it in the background; `wffs umount MOUNTPOINT` (or SIGTERM)
+    unmounts it.
+    """
+    host, port, mnt = resolve_target(target)
+    if not os.path.isdir(mnt) and not mounts.is_dead(mnt):
+        raise click.BadParameter(f"{mnt}: no such directory", param_hint="MOUNTPOINT")
+    if mounts.is_dead(mnt):
+        click.echo(f"wffs: cleaning up a dead mount at {mnt}", err=True)
+        mounts.unmount(mnt, lazy=True)
+    elif mounts.is_mounted(mnt):
+        raise click.ClickException(f"{mnt} is already mounted (wffs umount {mnt})")
+    if not foreground:
+        background(mnt, log_file)
+        return
+    setup_logging(debug, log_file)
+    from wffs.backend.ecflow import EcflowBackend
+    from wffs.mount import serve
+
+    backend = EcflowBackend(host, port, timeout=timeout, max_file_size=max_file_size)
+    logging.getLogger("wffs").info("mounting %s at %s", backend.name, mnt)
+    serve(backend, os.path.abspath(mnt), refresh=refresh, options=options)
+
+
+def background(mnt: str, log_file: str | None) -> None:
+    """Run this same command with --foreground in a new session and wait until its mount answers.
+
+    A child process rather than a fork: FUSE and trio start threads, which do not survive a fork.
+    """
+    log_file = log_file or default_log_file(mnt)
+    argv = [sys.executable, "-m", "wffs.cli"] + sys.argv[1:] + ["--foreground", "--log", log_file]
+    with open(os.devnull, "rb") as devnull, open(log_file, "ab") as log:
+        child = subprocess.Popen(argv, stdin=devnull, stdout=log, stderr=log, start_new_session=True)
+    if mounts.wait_mounted(mnt, timeout=90, alive=lambda: child.poll() is None):
+        return
+    if child.poll() is None:
+        child.terminate()
+    raise click.ClickException(f"mount did not come up; see {log_file}:\n" + tail(log_file))
+
+
+def tail(path: str, lines: int = 10) -> str:
+    try:
+        with open(path, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@main.command()
+@click.argument("mountpoint", type=click.Path())
+@click.option("-z", "--lazy", is_flag=True, help="Detach now even if busy (fusermount -z).")
+def umount(mountpoint, lazy):
+    """Unmount a wffs mount (its process then exits)."""
+    if not mounts.is_mounted(mountpoint):
+        raise click.ClickException(f"{mountpoint} is not mounted")
+    if not mounts.unmount(mountpoint, lazy=lazy):
+        raise click.ClickException(f"{mountpoint} is busy; try: wffs umount --lazy {mountpoint}")
+    time.sleep(0.1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,254 @@
+"""The thin FUSE adapter (pyfuse3): inodes, attributes, errno mapping and kernel cache invalidation.
+
+Everything about names and contents is asked of the Vfs.  Inode numbers are stable per path for the
+life of the mount.  Kernel caches are long (CACHE_SECONDS) and exactly the entries a refresh changed
+are invalidated; files whose content changes without a state change (running jobs, .server/*) get
+short cache times.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+import time
+from typing import Optional
+
+import pyfuse3
+import trio
+
+from wffs import layout
+from wffs.backend.base import ServerUnavailable
+from wffs.layout import Kind
+from wffs.vfs import Entry, NotADir, NotFound, Vfs
+
+log = logging.getLogger(__name__)
+
+#: Kernel cache time for entries that the refresher invalidates when they change.
+CACHE_SECONDS = 60.0
+
+
+class Inodes:
+    """Stable inode numbers for path tuples below the mount point."""
+
+    def __init__(self):
+        self._by_path = {(): pyfuse3.ROOT_INODE}
+        self._by_inode = {pyfuse3.ROOT_INODE: ()}
+
+    def inode(self, path: tuple) -> int:
+        ino = self._by_path.get(path)
+        if ino is None:
+            ino = len(self._by_inode) + pyfuse3.ROOT_INODE
+            self._by_path[path] = ino
+            self._by_inode[ino] = path
+        return ino
+
+    def known(self, path: tuple) -> Optional[int]:
+        return self._by_path.get(path)
+
+    def path(self, inode: int) -> tuple:
+        try:
+            return self._by_inode[inode]
+        except KeyError:
+            raise pyfuse3.FUSEError(errno.ENOENT) from None
+
+
+def node_components(node_path: str) -> tuple:
+    return tuple(p for p in node_path.split("/") if p)
+
+
+class Operations(pyfuse3.Operations):
+    supports_dot_lookup = False
+    enable_writeback_cache = False
+
+    def __init__(self, vfs: Vfs, *, refresh: float, refresher=None):
+        super().__init__()
+        self.vfs = vfs
+        self.refresh = refresh
+        self.refresher = refresher
+        self.inodes = Inodes()
+        self.uid, self.gid = os.getuid(), os.getgid()
+        self.mount_time = time.time()
+        self._dirs: dict[int, list] = {}
+        self._files: dict[int, bytes] = {}
+        self._reported: dict[int, int] = {}  # inode -> size last told to the kernel
+        self._next_fh = 1
+
+    # ---- helpers ---------------------------------------------------------------------------------
+    async def _use(self):
+        if self.refresher is not None:
+            await self.refresher.touch()
+
+    def _attrs(self, path: tuple, entry: Entry) -> pyfuse3.EntryAttributes:
+        a = pyfuse3.EntryAttributes()
+        a.st_ino = self.inodes.inode(path)
+        a.generation = 0
+        if entry.is_dir:
+            a.st_mode = stat.S_IFDIR | 0o555
+            a.st_nlink = 2
+            a.st_size = 0
+        else:
+            a.st_mode = stat.S_IFREG | 0o444
+            a.st_nlink = 1
+            a.st_size = entry.size or 0
+        if entry.size is None:  # not measured: the kernel must ask again before using it
+            timeout = 0.0
+        elif entry.volatile:
+            timeout = self.refresh
+        else:
+            timeout = CACHE_SECONDS
+        a.entry_timeout = timeout
+        a.attr_timeout = timeout
+        a.st_uid, a.st_gid = self.uid, self.gid
+        mtime_ns = int((entry.mtime or self.mount_time) * 1e9)
+        a.st_mtime_ns = a.st_ctime_ns = a.st_atime_ns = mtime_ns
+        a.st_blksize = 4096
+        a.st_blocks = (a.st_size + 511) // 512
+        if entry.size is not None and not entry.is_dir:
+            self._reported[a.st_ino] = entry.size
+        return a
+
+    def _root_entry(self) -> Entry:
+        return Entry("", Kind.DIR, "/", "", 0, self.mount_time)
+
+    async def _entry(self, path: tuple) -> Entry:
+        if not path:
+            return self._root_entry()
+        return await self.vfs.lookup(path[:-1], path[-1])
+
+    # ---- read operations -------------------------------------------------------------------------
+    async def lookup(self, parent_inode, name, ctx=None):
+        await self._use()
+        with errors():
+            path = self.inodes.path(parent_inode) + (os.fsdecode(name),)
+            return self._attrs(path, await self._entry(path))
+
+    async def getattr(self, inode, ctx=None):
+        with errors():
+            path = self.inodes.path(inode)
+            return self._attrs(path, await self._entry(path))
+
+    async def opendir(self, inode, ctx):
+        await self._use()
+        with errors():
+            path = self.inodes.path(inode)
+            entries = [(path + (e.name,), e) for e in self.vfs.listdir(path)]
+            fh = self._new_fh()
+            self._dirs[fh] = entries
+            return fh
+
+    async def readdir(self, fh, start_id, token):
+        entries = self._dirs.get(fh, [])
+        for i in range(start_id, len(entries)):
+            path, entry = entries[i]
+            if not pyfuse3.readdir_reply(token, os.fsencode(entry.name), self._attrs(path, entry), i + 1):
+                break
+
+    async def releasedir(self, fh):
+        self._dirs.pop(fh, None)
+
+    async def open(self, inode, flags, ctx):
+        await self._use()
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
+            raise pyfuse3.FUSEError(errno.EROFS)
+        with errors():
+            path = self.inodes.path(inode)
+            entry = await self._entry(path)
+            if entry.is_dir:
+                raise IsADirectoryError(path)
+            data = await self.vfs.content(entry)
+            if self._reported.get(inode, len(data)) != len(data):
+                self._reported[inode] = len(data)
+                trio.lowlevel.spawn_system_task(invalidate_attrs, inode)
+            fh = self._new_fh()
+            self._files[fh] = data  # one consistent content for the life of this handle
+            return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile)
+
+    async def read(self, fh, off, size):
+        return self._files.get(fh, b"")[off:off + size]
+
+    async def release(self, fh):
+        self._files.pop(fh, None)
+
+    async def statfs(self, ctx):
+        s = pyfuse3.StatvfsData()
+        s.f_bsize = s.f_frsize = 4096
+        s.f_namemax = 255
+        return s
+
+    def _new_fh(self) -> int:
+        self._next_fh += 1
+        return self._next_fh
+
+    # ---- writes: read-only for now ----------------------------------------------------------------
+    async def _read_only(self, *args, **kwargs):
+        raise pyfuse3.FUSEError(errno.EROFS)
+
+    setattr = create = mkdir = mknod = unlink = rmdir = rename = symlink = link = _read_only
+    write = setxattr = removexattr = _read_only
+
+    # ---- invalidation after a refresh ----------------------------------------------------------------
+    async def invalidate(self, changed: list) -> None:
+        """Drop exactly what changed from the kernel caches: renamed or removed names, changed contents."""
+        entries, inodes = [], []
+        for old, new in changed:
+            node = old or new
+            parent = node_components(node.path)[:-1]
+            parent_ino = self.inodes.known(parent)
+            if parent_ino is None:
+                continue  # the kernel has never seen that directory
+            old_names = {n.name for n in self._names(old)}
+            new_names = {n.name for n in self._names(new)}
+            for name in old_names | new_names:
+                ino = self.inodes.known(parent + (name,))
+                if ino is not None:
+                    inodes.append(ino)
+                    self._reported.pop(ino, None)
+                if name in old_names - new_names:
+                    entries.append((parent_ino, name))
+        for parent_ino, name in entries:
+            pyfuse3.invalidate_entry_async(parent_ino, os.fsencode(name), ignore_enoent=True)
+        if inodes:
+            await trio.to_thread.run_sync(invalidate_inodes, inodes)
+
+    @staticmethod
+    def _names(node):
+        if node is None:
+            return []
+        parent = node.path.rpartition("/")[0] or "/"
+        return layout.node_names(parent, node.name, is_task=node.is_task, state=node.state,
+                                 suspended=node.suspended, task_files=node.files,
+                                 has_children=bool(node.children))
+
+
+def invalidate_inodes(inodes) -> None:
+    for ino in inodes:
+        try:
+            pyfuse3.invalidate_inode(ino)
+        except OSError as e:  # ENOENT: the kernel had already forgotten it
+            if e.errno not in (errno.ENOENT,):
+                log.debug("invalidate_inode %s: %s", ino, e)
+
+
+async def invalidate_attrs(inode) -> None:
+    await trio.to_thread.run_sync(invalidate_inodes, [inode])
+
+
+class errors:
+    """Map the Vfs's exceptions to errno, in one place."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, typ, exc, tb):
+        if exc is None or isinstance(exc, pyfuse3.FUSEError):
+            return False
+        code = {NotFound: errno.ENOENT, NotADir: errno.ENOTDIR, IsADirectoryError: errno.EISDIR,
+                ServerUnavailable: errno.EIO}.get(typ)
+        if code is None:
+            log.exception("unexpected error", exc_info=(typ, exc, tb))
+            code = errno.EIO
+        elif code == errno.EIO:
+            log.info("%s", exc)
+        raise pyfuse3.FUSEError(code) from None

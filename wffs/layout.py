@@ -1,0 +1,124 @@
+"""What a workflow server looks like as files (LAYOUT.md v2, in code).
+
+Pure: no I/O. Every other module asks this one which names a node gets, which extension a state has and
+what a name in a directory stands for, so the shape of the tree is defined in exactly one place.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Optional
+
+#: Displayed state -> status-file extension.  Suspended wins, as in ecflow_ui.
+STATE_CODES = {
+    "unknown": "unk",
+    "queued": "que",
+    "submitted": "sub",
+    "active": "act",
+    "complete": "com",
+    "aborted": "abo",
+    "suspended": "sus",
+}
+CODE_STATES = {code: state for state, code in STATE_CODES.items()}
+
+SERVER_DIR = ".server"
+#: Files under MNT/.server/, in listing order.
+SERVER_FILES = ("status", "log", "stats", "zombies", "suites.def")
+
+#: Server-provided files of a task, in listing order (the status file and .att come first).
+TASK_FILE_KINDS = ("ecf", "job", "out", "man")
+ATT = "att"
+
+
+class Kind(enum.Enum):
+    """What a name in the tree stands for."""
+
+    DIR = "dir"  # root, .server, suite, family, or the alias directory of a task
+    STATUS = "status"
+    ATT = "att"
+    TASK_FILE = "task_file"  # .ecf .job .out .man
+    SERVER_FILE = "server_file"
+
+
+@dataclass(frozen=True)
+class Name:
+    """One directory entry: its file name, what it is, which node it belongs to and, for files, which file."""
+
+    name: str
+    kind: Kind
+    node: str  # absolute node path ('/' for the root and .server)
+    file: str = ""  # the extension for node files ('que', 'att', 'out', ...), the name for server files
+
+
+def status_code(state: str, suspended: bool = False) -> str:
+    """The three-letter extension of a node's displayed state."""
+    if suspended:
+        return STATE_CODES["suspended"]
+    return STATE_CODES.get(state, STATE_CODES["unknown"])
+
+
+def status_text(state: str, suspended: bool = False) -> bytes:
+    """Content of a status file: the full state name; a suspended node also names the state underneath."""
+    line = f"suspended ({state})" if suspended else state
+    return (line + "\n").encode()
+
+
+def split_extension(file_name: str) -> tuple[str, str]:
+    """('t.v2', 'que') for 't.v2.que': node names may hold dots, the extension is after the last one."""
+    stem, dot, ext = file_name.rpartition(".")
+    return (stem, ext) if dot else (file_name, "")
+
+
+def child_path(parent: str, name: str) -> str:
+    return parent.rstrip("/") + "/" + name
+
+
+def dir_node_path(components: Iterable[str]) -> str:
+    """Node path of a directory given by its path components below the mount point."""
+    parts = list(components)
+    return "/" + "/".join(parts) if parts else "/"
+
+
+def node_names(
+    parent: str,
+    name: str,
+    *,
+    is_task: bool,
+    state: str,
+    suspended: bool,
+    task_files: Iterable[str] = (),
+    has_children: bool = False,
+) -> list[Name]:
+    """The entries one node contributes to its parent directory.
+
+    Suites and families: a directory, a status file and `.att`.  Tasks (and aliases): a status file,
+    `.att`, the server-provided files that exist (`task_files`, a subset of TASK_FILE_KINDS) and, only
+    when the task has aliases, a directory of them.
+    """
+    path = child_path(parent, name)
+    code = status_code(state, suspended)
+    names = []
+    if not is_task or has_children:
+        names.append(Name(name, Kind.DIR, path))
+    names.append(Name(f"{name}.{code}", Kind.STATUS, path, code))
+    names.append(Name(f"{name}.{ATT}", Kind.ATT, path, ATT))
+    if is_task:
+        present = set(task_files)
+        names.extend(Name(f"{name}.{k}", Kind.TASK_FILE, path, k) for k in TASK_FILE_KINDS if k in present)
+    return names
+
+
+def server_dir_names() -> list[Name]:
+    return [Name(f, Kind.SERVER_FILE, "/", f) for f in SERVER_FILES]
+
+
+def directory_names(children: Iterable, *, root: bool = False) -> list[Name]:
+    """All entries of a directory, given its child nodes (objects with path, name, is_task, state,
+    suspended, files and children); the mount point also gets .server/."""
+    names = [Name(SERVER_DIR, Kind.DIR, "/", SERVER_DIR)] if root else []
+    for c in children:
+        parent = c.path.rpartition("/")[0] or "/"
+        names.extend(node_names(parent, c.name, is_task=c.is_task, state=c.state, suspended=c.suspended,
+                                task_files=c.files, has_children=bool(c.children)))
+    return names

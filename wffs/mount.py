@@ -1,0 +1,62 @@
+"""Wire the parts together and serve one mount in the foreground until unmounted or signalled."""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import pyfuse3
+import trio
+
+from wffs.fuse_ops import CACHE_SECONDS, Operations
+from wffs.refresher import Refresher
+from wffs.vfs import Vfs
+
+log = logging.getLogger(__name__)
+
+
+def fuse_options(extra, fsname: str) -> set:
+    options = set(pyfuse3.default_options)
+    options.add(f"fsname={fsname}")
+    options.add("subtype=wffs")
+    for opt in extra:
+        options.update(o for o in opt.split(",") if o)
+    return options
+
+
+def serve(backend, mountpoint: str, *, refresh: float, options, on_ready=None) -> None:
+    """Mount, serve and always unmount; returns when unmounted or on SIGINT/SIGTERM/SIGHUP."""
+    vfs = Vfs(backend, refresh=refresh)
+    ops = Operations(vfs, refresh=refresh)
+    ops.refresher = Refresher(vfs, ops.invalidate, interval=refresh, idle_after=CACHE_SECONDS + refresh)
+
+    async def main():
+        await ops.refresher.refresh()  # the first view, before anyone can look
+        pyfuse3.init(ops, mountpoint, fuse_options(options, f"wffs:{backend.name}"))
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(ops.refresher.run)
+                nursery.start_soon(stop_on_signal, nursery.cancel_scope)
+                if on_ready:
+                    on_ready()
+                await pyfuse3.main()
+                nursery.cancel_scope.cancel()  # unmounted from outside
+        finally:
+            with trio.CancelScope(shield=True):
+                await backend.close()
+
+    try:
+        trio.run(main)
+    finally:
+        try:
+            pyfuse3.close(unmount=True)
+        except Exception:  # not initialised (the first sync or init failed)
+            pass
+
+
+async def stop_on_signal(cancel_scope) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        async for signum in signals:
+            log.info("signal %s: unmounting", signal.Signals(signum).name)
+            cancel_scope.cancel()
+            return

@@ -1,0 +1,59 @@
+"""Keeps a Vfs in step with its server while the mount is in use, and costs the server nothing when idle.
+
+Polls every `interval` seconds while something used the mount within `idle_after` seconds.  Kernel
+caches hold entries for at most `idle_after` seconds (see fuse_ops), so whatever the kernel may still
+answer from its cache is covered by polling; once polling has stopped, the next call reaches wffs,
+wakes the refresher and waits (briefly) for a fresh view.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Awaitable, Callable
+
+import trio
+
+log = logging.getLogger(__name__)
+
+
+class Refresher:
+    def __init__(self, vfs, on_change: Callable[[list], Awaitable[None]], *, interval: float,
+                 idle_after: float):
+        self.vfs = vfs
+        self.on_change = on_change
+        self.interval = interval
+        self.idle_after = idle_after
+        self.last_use = time.monotonic()
+        self._wake = trio.Event()
+        self._done = trio.Event()
+        self.idle = False
+
+    async def touch(self) -> None:
+        """Record a use; after an idle spell, wait (up to one interval) for the first fresh view."""
+        self.last_use = time.monotonic()
+        if self.idle:
+            self.idle = False
+            self._wake.set()
+            with trio.move_on_after(self.interval):
+                await self._done.wait()
+
+    async def refresh(self) -> None:
+        changed = await self.vfs.refresh_once()
+        if changed:
+            await self.on_change(changed)
+
+    async def run(self) -> None:
+        while True:
+            try:
+                await self.refresh()
+            except Exception:  # a refresh must never end the refresher
+                log.exception("refresh failed")
+            self._done.set()
+            self._done = trio.Event()
+            await trio.sleep(self.interval)
+            if time.monotonic() - self.last_use > self.idle_after:
+                self.idle = True
+                log.debug("mount idle: polling stops until the next use")
+                await self._wake.wait()
+                self._wake = trio.Event()

@@ -1,0 +1,212 @@
+"""Paths to entries and contents for one server: the file system without FUSE.
+
+Metadata comes from the current snapshot (no server call); server-provided files (.ecf .job .out .man and
+.server/*) are fetched through the backend on lookup or open and cached per node version, so the size a
+stat reports is the size of the bytes a read returns.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import cachetools
+
+from wffs import layout
+from wffs.backend.base import NotProvided, ServerUnavailable
+from wffs.layout import Kind, Name
+from wffs.snapshot import NodeInfo, Snapshot
+
+log = logging.getLogger(__name__)
+
+#: States in which a task's job and output files are still being written.
+RUNNING_STATES = ("submitted", "active")
+
+
+class NotFound(Exception):
+    """No such entry (ENOENT)."""
+
+
+class NotADir(Exception):
+    """A path component is a file (ENOTDIR)."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    kind: Kind
+    node: str
+    file: str
+    size: Optional[int]  # None: not measured yet (a server-provided file nobody has looked up)
+    mtime: float
+    volatile: bool = False  # content may change without a state change: short kernel cache times
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind is Kind.DIR
+
+
+@dataclass
+class ServerStatus:
+    """What the mount knows about its server's reachability, shown in .server/status."""
+
+    name: str
+    reachable: Optional[bool] = None
+    last_sync: float = 0.0
+    last_error: str = ""
+    last_error_time: float = 0.0
+
+    def render(self, snapshot: Snapshot) -> bytes:
+        def iso(t):
+            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else "never"
+
+        reach = {None: "not yet contacted", True: "yes", False: "no"}[self.reachable]
+        lines = [
+            f"server {self.name}",
+            f"reachable {reach}",
+            f"version {snapshot.server.get('version') or 'unknown'}",
+            f"state {snapshot.server.get('state') or 'unknown'}",
+            f"suites {len(snapshot.server.get('suites', ()))}",
+            f"nodes {len(snapshot.nodes)}",
+            f"last_sync {iso(self.last_sync)}",
+        ]
+        if self.reachable is False:
+            lines.append(f"stale yes: the tree is the one last seen at {iso(self.last_sync)}")
+        if self.last_error:
+            lines.append(f"last_error {iso(self.last_error_time)} {self.last_error}")
+        return ("\n".join(lines) + "\n").encode()
+
+
+class Vfs:
+    def __init__(self, backend, *, refresh: float = 2.0, cache_bytes: int = 64 << 20):
+        self.backend = backend
+        self.snapshot = Snapshot()
+        self.status = ServerStatus(backend.name)
+        self.refresh = refresh
+        self._indexes = cachetools.LRUCache(maxsize=4096)
+        self._contents = cachetools.LRUCache(maxsize=cache_bytes, getsizeof=len)
+        self._server_files = cachetools.TTLCache(maxsize=16, ttl=refresh)
+
+    # ---- names -----------------------------------------------------------------------------------
+    def dir_node(self, components: Sequence[str]) -> str:
+        """Node path of a directory; '.server' stands for itself."""
+        return layout.dir_node_path(components)
+
+    def names(self, components: Sequence[str]) -> dict[str, Name]:
+        snap = self.snapshot
+        key = (snap.generation, tuple(components))
+        index = self._indexes.get(key)
+        if index is None:
+            index = {n.name: n for n in self._names_uncached(snap, tuple(components))}
+            self._indexes[key] = index
+        return index
+
+    def _names_uncached(self, snap: Snapshot, components: tuple) -> list[Name]:
+        if components == (layout.SERVER_DIR,):
+            return layout.server_dir_names()
+        if components[:1] == (layout.SERVER_DIR,):
+            raise NotFound("/".join(components))
+        path = self.dir_node(components)
+        node = snap.node(path)
+        if node is None:
+            raise NotFound(path)
+        if path != "/" and node.is_task and not node.children:
+            raise NotADir(path)
+        return layout.directory_names(snap.children(path), root=(path == "/"))
+
+    # ---- entries ---------------------------------------------------------------------------------
+    def entry(self, name: Name) -> Entry:
+        """An entry with what is known without the server (size None for unmeasured server files)."""
+        node = self.snapshot.node(name.node)
+        if name.kind is Kind.DIR:
+            return Entry(name.name, name.kind, name.node, name.file, 0, node.since if node else 0.0)
+        if name.kind is Kind.SERVER_FILE:
+            cached = self._server_files.get(name.file)
+            size = len(cached[0]) if cached else None
+            mtime = cached[1] if cached else time.time()
+            return Entry(name.name, name.kind, name.node, name.file, size, mtime, volatile=True)
+        if name.kind is Kind.STATUS:
+            return Entry(name.name, name.kind, name.node, name.file,
+                         len(layout.status_text(node.state, node.suspended)), node.since)
+        if name.kind is Kind.ATT:
+            return Entry(name.name, name.kind, name.node, name.file, len(node.att), node.since)
+        stat = node.files[name.file]
+        cached = self._contents.get(self._content_key(node, name.file))
+        size = len(cached) if cached is not None else stat.size
+        return Entry(name.name, name.kind, name.node, name.file, size, stat.mtime or node.since,
+                     volatile=node.state in RUNNING_STATES)
+
+    def listdir(self, components: Sequence[str]) -> list[Entry]:
+        return [self.entry(n) for n in self.names(components).values()]
+
+    async def lookup(self, components: Sequence[str], file_name: str) -> Entry:
+        name = self.names(components).get(file_name)
+        if name is None:
+            raise NotFound(file_name)
+        entry = self.entry(name)
+        if entry.size is None:
+            data = await self.content(entry)
+            entry = Entry(entry.name, entry.kind, entry.node, entry.file, len(data),
+                          self.entry(name).mtime, entry.volatile)
+        return entry
+
+    # ---- contents --------------------------------------------------------------------------------
+    def _content_key(self, node: NodeInfo, kind: str):
+        stat = node.files.get(kind)
+        key = (node.path, kind, node.state, node.since, stat)
+        if node.state in RUNNING_STATES:  # still being written: good for one refresh interval
+            key += (int(time.monotonic() / self.refresh),)
+        return key
+
+    async def content(self, entry: Entry) -> bytes:
+        if entry.kind is Kind.DIR:
+            raise IsADirectoryError(entry.name)
+        node = self.snapshot.node(entry.node)
+        if entry.kind is Kind.SERVER_FILE:
+            return await self._server_file(entry.file)
+        if node is None:
+            raise NotFound(entry.node)
+        if entry.kind is Kind.STATUS:
+            return layout.status_text(node.state, node.suspended)
+        if entry.kind is Kind.ATT:
+            return node.att
+        if entry.file not in node.files:
+            raise NotFound(entry.name)
+        key = self._content_key(node, entry.file)
+        data = self._contents.get(key)
+        if data is None:
+            try:
+                data = await self.backend.read(node.path, entry.file)
+            except NotProvided as e:
+                raise NotFound(f"{entry.name}: {e}") from None
+            self._contents[key] = data
+        return data
+
+    async def _server_file(self, file_name: str) -> bytes:
+        if file_name == "status":
+            return self.status.render(self.snapshot)
+        cached = self._server_files.get(file_name)
+        if cached is None:
+            cached = (await self.backend.server_file(file_name), time.time())
+            self._server_files[file_name] = cached
+        return cached[0]
+
+    # ---- refresh ---------------------------------------------------------------------------------
+    async def refresh_once(self) -> list:
+        """Ask the backend for changes; returns the changed (old, new) node pairs (empty if none)."""
+        try:
+            delta = await self.backend.changes()
+        except ServerUnavailable as e:
+            if self.status.reachable is not False:
+                log.warning("%s: %s", self.status.name, e)
+            self.status.reachable = False
+            self.status.last_error, self.status.last_error_time = str(e), time.time()
+            return []
+        self.status.reachable = True
+        self.status.last_sync = time.time()
+        if delta is None:
+            return []
+        self.snapshot, changed = self.snapshot.apply(delta)
+        return changed
