@@ -1,0 +1,1 @@
+"""Backends: the only code that talks to a workflow server."""
