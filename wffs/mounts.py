@@ -38,11 +38,11 @@ def is_mounted(mountpoint: str) -> bool:
 
 
 def is_dead(mountpoint: str) -> bool:
-    """Mounted, but its file system process is gone."""
+    """Mounted, but its file system process is gone.  statvfs, because a stat may come from a cache."""
     if not is_mounted(mountpoint):
         return False
     try:
-        os.stat(mountpoint)
+        os.statvfs(mountpoint)
     except OSError as e:
         return e.errno in (errno.ENOTCONN, errno.ECONNABORTED)
     return False

@@ -14,6 +14,11 @@ import ecflow
 
 FLAG_NAMES = sorted(n for n in ecflow.FlagType.names if n != "not_set")
 
+#: A suite's clock variables change every minute: they are shown in the suite's own .att only, so that a
+#: clock tick does not change (and re-render) every node below it.
+CLOCK_VARIABLES = frozenset({"ECF_DATE", "YYYY", "DOW", "DOY", "DATE", "DAY", "DD", "MM", "MONTH",
+                             "ECF_CLOCK", "ECF_TIME", "ECF_JULIAN", "TIME"})
+
 
 def flags_of(node) -> list[str]:
     flag = node.get_flag()
@@ -28,6 +33,12 @@ def generated_variables(node) -> list[tuple[str, str]]:
     vl = ecflow.VariableList()
     node.get_generated_variables(vl)
     return [(v.name(), v.value()) for v in vl]
+
+
+def inheritable_variables(node) -> tuple:
+    """What a node passes down to its descendants' .att (own and generated, less the clock)."""
+    return tuple(own_variables(node)) + tuple(
+        (n, v) for n, v in generated_variables(node) if n not in CLOCK_VARIABLES)
 
 
 def definition_lines(node) -> list[str]:
@@ -66,7 +77,7 @@ def inherited_variables(ancestors: Iterable, server_vars: list[tuple[str, str]],
     out = []
     for anc in ancestors:
         origin = anc.get_abs_node_path()
-        for name, value in own_variables(anc) + generated_variables(anc):
+        for name, value in inheritable_variables(anc):
             if name not in seen:
                 seen.add(name)
                 out.append(f"{name} = {value}    # inherited from {origin}")
@@ -111,6 +122,6 @@ def render(node, kind: str, state: str, suspended: bool, since: str, server_vars
         ancestors.append(parent)
         parent = parent.get_parent()
     lines.append("")
-    lines.append("# inherited variables")
+    lines.append("# inherited variables (a suite's clock variables are in the suite's .att)")
     lines.extend(inherited_variables(ancestors, server_vars, seen))
     return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")

@@ -88,9 +88,10 @@ class EcflowSession:
         self.max_file_size = max_file_size
         self.synced = False
         self.sent: dict[str, tuple] = {}  # path -> the cheap fields last reported
-        self.variables: dict[str, tuple] = {}  # path -> own variables last rendered
+        self.variables: dict[str, tuple] = {}  # path -> variables it passed down when last rendered
         self.server_vars: tuple = ()
         self.local_files = True
+        self.version = ""
 
     # ---- server calls -------------------------------------------------------------------------
     def call(self, fn, *args):
@@ -136,23 +137,24 @@ class EcflowSession:
             path = node.get_abs_node_path()
             seen.add(path)
             cheap = self.cheap_fields(node)
-            own_vars = tuple((v.name(), v.value()) for v in node.variables)
-            vars_changed = self.variables.get(path) != own_vars
-            must = render_all or path in changed or self.sent.get(path) != cheap or vars_changed
-            if must:
+            kids = children_of(node)
+            # what a node passes down reaches every descendant's .att: a change there re-renders them
+            passed = ecflow_att.inheritable_variables(node) if kids else ()
+            passed_changed = self.variables.get(path, ()) != passed
+            if render_all or path in changed or self.sent.get(path) != cheap or passed_changed:
                 records.append(self.record(node, path, cheap))
                 self.sent[path] = cheap
-                self.variables[path] = own_vars
-            # a variable change reaches every descendant's inherited variables
-            below = render_all or vars_changed
-            for child in reversed(children_of(node)):
-                stack.append((child, below))
+                self.variables[path] = passed
+            for child in reversed(kids):
+                stack.append((child, render_all or passed_changed))
         removed = [p for p in self.sent if p not in seen]
         for p in removed:
             self.sent.pop(p, None)
             self.variables.pop(p, None)
         suites = [s.name() for s in defs.suites]
-        server = {"state": str(defs.get_server_state()), "version": self.server_version(), "suites": suites}
+        if not self.version:
+            self.version = self.server_version()
+        server = {"state": str(defs.get_server_state()), "version": self.version, "suites": suites}
         return {"full": full, "records": records, "removed": removed, "server": server}
 
     def server_version(self) -> str:

@@ -1,0 +1,155 @@
+"""Live state, faults and the mount's life cycle (issue 9, points 2, 6 and 7), each on a server of its own."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from wffs import mounts
+
+from .mounting import ROOT, Mount, run, wait_until
+
+FRESH_WITHIN = 3.0
+
+
+def load_scratch_suite(server, tasks=("a", "b", "c")):
+    """A suite whose tasks are never submitted (ECF_DUMMY_TASK), so tests drive states by hand."""
+    import ecflow
+
+    defs = ecflow.Defs()
+    suite = defs.add_suite("s")
+    suite.add_variable("ECF_DUMMY_TASK", "")
+    suite.add_variable("ECF_TRIES", "1")
+    family = suite.add_family("f")
+    for name in tasks:
+        family.add_task(name)
+    client = server.client()
+    client.load(defs)
+    client.begin_suite("s")
+    return client
+
+
+@pytest.fixture
+def live(scratch_server, tmp_path):
+    load_scratch_suite(scratch_server)
+    with Mount.start(scratch_server.port, tmp_path / "mnt", "--timeout", "2") as mount:
+        yield scratch_server, mount
+
+
+def listing(path):
+    return sorted(os.listdir(path))
+
+
+@pytest.mark.parametrize("command,ext", [
+    (["--force=complete", "/s/f/a"], "com"),
+    (["--force=aborted", "/s/f/a"], "abo"),
+    (["--suspend", "/s/f/a"], "sus"),
+])
+def test_a_change_on_the_server_shows_within_3_s(live, command, ext):
+    server, mount = live
+    family = mount.path / "s/f"
+    assert "a.que" in listing(family)
+    started = time.monotonic()
+    assert server.cli(*command).returncode == 0
+    assert wait_until(lambda: f"a.{ext}" in listing(family), FRESH_WITHIN, 0.05), listing(family)
+    assert time.monotonic() - started < FRESH_WITHIN
+    assert "a.que" not in listing(family)
+    assert not (family / "a.que").exists()
+    assert (family / f"a.{ext}").read_text().startswith("suspended (queued)" if ext == "sus" else
+                                                         {"com": "complete", "abo": "aborted"}[ext])
+
+
+def test_requeue_and_the_family_state(live):
+    server, mount = live
+    family = mount.path / "s/f"
+    for t in "abc":
+        server.cli("--force=complete", f"/s/f/{t}")
+    assert wait_until(lambda: (mount.path / "s/f.com").exists(), FRESH_WITHIN, 0.05)
+    server.cli("--requeue=force", "/s/f/b")
+    assert wait_until(lambda: "b.que" in listing(family), FRESH_WITHIN, 0.05)
+    assert wait_until(lambda: not (mount.path / "s/f.com").exists(), FRESH_WITHIN, 0.05)
+
+
+def test_suites_added_and_removed_show(live):
+    import ecflow
+
+    server, mount = live
+    defs = ecflow.Defs()
+    defs.add_suite("other").add_family("g").add_task("x")
+    server.client().load(defs)
+    assert wait_until(lambda: (mount.path / "other/g").is_dir(), FRESH_WITHIN, 0.05)
+    assert "x.unk" in listing(mount.path / "other/g")
+    server.cli("--delete=yes", "/other")
+    assert wait_until(lambda: "other" not in listing(mount.path), FRESH_WITHIN, 0.05)
+
+
+def test_server_stopped_then_restarted(live):
+    server, mount = live
+    server.stop()
+    started = time.monotonic()
+    ls = run(["ls", "-R", str(mount.path)], timeout=10)
+    assert ls.returncode == 0 and b"a.que" in ls.stdout
+    cat = run(["cat", str(mount.path / ".server/status")], timeout=10)
+    assert time.monotonic() - started < 10
+    assert wait_until(lambda: b"reachable no" in run(["cat", str(mount.path / ".server/status")]).stdout, 10)
+    server.restart()
+    server.cli("--force=complete", "/s/f/a")
+    assert wait_until(lambda: (mount.path / "s/f/a.com").exists(), 15), listing(mount.path / "s/f")
+    assert b"reachable yes" in (mount.path / ".server/status").read_bytes()
+    del cat
+
+
+def test_server_paused_then_resumed(live):
+    server, mount = live
+    (mount.path / "s/f/a.ecf").exists()  # warm
+    server.pause()
+    try:
+        time.sleep(1.0)  # let a refresh hang on the paused server
+        started = time.monotonic()
+        ls = run(["ls", "-R", str(mount.path)], timeout=10)
+        assert ls.returncode == 0 and b"a.que" in ls.stdout
+        assert time.monotonic() - started < 2.0
+        started = time.monotonic()
+        run(["cat", str(mount.path / ".server/log")], timeout=20)  # needs the server: EIO in time
+        assert time.monotonic() - started < 2 * 2 + 1  # the call timeout (2 s), once waiting, once calling
+    finally:
+        server.resume()
+    server.cli("--force=complete", "/s/f/b")
+    assert wait_until(lambda: (mount.path / "s/f/b.com").exists(), 15), listing(mount.path / "s/f")
+
+
+def test_sigterm_unmounts(scratch_server, tmp_path):
+    load_scratch_suite(scratch_server)
+    mount = Mount.start(scratch_server.port, tmp_path / "mnt")
+    try:
+        mount.signal(signal.SIGTERM)
+        assert mount.proc.wait(10) == 0
+        assert not mounts.is_mounted(str(mount.path))
+    finally:
+        mount.stop()
+
+
+def test_mount_over_a_dead_mount(scratch_server, tmp_path):
+    load_scratch_suite(scratch_server)
+    mnt = tmp_path / "mnt"
+    first = Mount.start(scratch_server.port, mnt)
+    try:
+        first.signal(signal.SIGKILL)
+        first.proc.wait(10)
+        assert mounts.is_dead(str(mnt))
+        done = subprocess.run([sys.executable, "-m", "wffs.cli", "mount", "localhost", str(scratch_server.port),
+                               str(mnt), "--log", str(tmp_path / "second.log")],
+                              cwd=ROOT, capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "s" in os.listdir(mnt)
+        done = subprocess.run([sys.executable, "-m", "wffs.cli", "umount", str(mnt)], capture_output=True,
+                              timeout=30)
+        assert done.returncode == 0, done.stderr
+        assert wait_until(lambda: not mounts.is_mounted(str(mnt)), 10)
+    finally:
+        first.stop()
