@@ -23,6 +23,10 @@ def parse_size(text: str) -> int:
     return int(m.group(1)) * SIZE_UNITS[m.group(2).lower()]
 
 
+def is_number(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
 def resolve_target(args: tuple) -> tuple[str, int, str]:
     """HOST PORT MNT, with ECF_HOST / ECF_PORT standing in for omitted ones (as ecflow_client does)."""
     env_host, env_port = os.environ.get("ECF_HOST", "localhost"), os.environ.get("ECF_PORT", "3141")
@@ -30,12 +34,12 @@ def resolve_target(args: tuple) -> tuple[str, int, str]:
         host, port, mnt = args
     elif len(args) == 2:
         first, mnt = args
-        host, port = (env_host, first) if first.isdigit() else (first, env_port)
+        host, port = (env_host, first) if is_number(first) else (first, env_port)
     elif len(args) == 1:
         host, port, mnt = env_host, env_port, args[0]
     else:
         raise click.UsageError("expected [HOST] [PORT] MOUNTPOINT")
-    if not str(port).isdigit() or not 0 < int(port) < 65536:
+    if not is_number(str(port)) or not 0 < int(port) < 65536:
         raise click.BadParameter(f"{port!r} is not a port number", param_hint="PORT")
     return host, int(port), mnt
 

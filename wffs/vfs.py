@@ -7,6 +7,7 @@ stat reports is the size of the bytes a read returns.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -122,6 +123,9 @@ class Vfs:
         node = self.snapshot.node(name.node)
         if name.kind is Kind.DIR:
             return Entry(name.name, name.kind, name.node, name.file, 0, node.since if node else 0.0)
+        if name.kind is Kind.SERVER_FILE and name.file == "status":  # rendered here: no server call
+            return Entry(name.name, name.kind, name.node, name.file, len(self.status.render(self.snapshot)),
+                         max(self.status.last_sync, self.status.last_error_time), volatile=True)
         if name.kind is Kind.SERVER_FILE:
             cached = self._server_files.get(name.file)
             size = len(cached[0]) if cached else None
@@ -147,9 +151,7 @@ class Vfs:
             raise NotFound(file_name)
         entry = self.entry(name)
         if entry.size is None:
-            data = await self.content(entry)
-            entry = Entry(entry.name, entry.kind, entry.node, entry.file, len(data),
-                          self.entry(name).mtime, entry.volatile)
+            entry = dataclasses.replace(entry, size=len(await self.content(entry)))
         return entry
 
     # ---- contents --------------------------------------------------------------------------------
@@ -189,7 +191,10 @@ class Vfs:
             return self.status.render(self.snapshot)
         cached = self._server_files.get(file_name)
         if cached is None:
-            cached = (await self.backend.server_file(file_name), time.time())
+            try:
+                cached = (await self.backend.server_file(file_name), time.time())
+            except NotProvided as e:
+                raise NotFound(f"{file_name}: {e}") from None
             self._server_files[file_name] = cached
         return cached[0]
 

@@ -45,13 +45,14 @@ class WorkerProcess:
         proc, self.proc = self.proc, None
         if proc is None:
             return
-        with trio.move_on_after(1):
-            await proc.stdin.aclose()
-            await proc.wait()
-        if proc.returncode is None:
-            proc.kill()
-            with trio.move_on_after(2):
+        with trio.CancelScope(shield=True):  # a caller's deadline must not skip the kill
+            with trio.move_on_after(1):
+                await proc.stdin.aclose()
                 await proc.wait()
+            if proc.returncode is None:
+                proc.kill()
+                with trio.move_on_after(2):
+                    await proc.wait()
 
     async def call(self, op: str, *args, timeout: Optional[float] = None):
         limit = timeout if timeout is not None else self.timeout

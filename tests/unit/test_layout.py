@@ -1,0 +1,205 @@
+"""wffs.layout: the file-system shape (LAYOUT.md v2) as pure functions."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from wffs import layout
+from wffs.layout import Kind, Name
+
+NODE_NAMES = st.text(alphabet="ABCXYZabcxyz0189_.", min_size=1, max_size=30)
+
+
+# ---- status codes and text --------------------------------------------------------------------------
+@pytest.mark.parametrize("state, code", [
+    ("unknown", "unk"), ("queued", "que"), ("submitted", "sub"), ("active", "act"),
+    ("complete", "com"), ("aborted", "abo"),
+])
+def test_status_code_per_state(state, code):
+    assert layout.status_code(state) == code
+    assert layout.status_code(state, False) == code
+
+
+@pytest.mark.parametrize("state", ["unknown", "queued", "submitted", "active", "complete", "aborted"])
+def test_suspended_wins(state):
+    assert layout.status_code(state, True) == "sus"
+
+
+def test_unrecognised_state_is_unknown():
+    assert layout.status_code("halted") == "unk"
+    assert layout.status_code("") == "unk"
+
+
+def test_codes_are_three_letters_and_invertible():
+    assert len(set(layout.STATE_CODES.values())) == len(layout.STATE_CODES)
+    assert all(len(c) == 3 for c in layout.STATE_CODES.values())
+    for state, code in layout.STATE_CODES.items():
+        assert layout.CODE_STATES[code] == state
+
+
+def test_status_text():
+    assert layout.status_text("aborted") == b"aborted\n"
+    assert layout.status_text("aborted", False) == b"aborted\n"
+    assert layout.status_text("aborted", True) == b"suspended (aborted)\n"
+    assert layout.status_text("complete", True).splitlines()[0] == b"suspended (complete)"
+    assert isinstance(layout.status_text("queued"), bytes)
+
+
+# ---- extensions -------------------------------------------------------------------------------------
+@pytest.mark.parametrize("file_name, expected", [
+    ("t.que", ("t", "que")),
+    ("t.v2.que", ("t.v2", "que")),
+    ("a.b.c.att", ("a.b.c", "att")),
+    ("noext", ("noext", "")),
+    ("trailing.", ("trailing", "")),
+    (".server", ("", "server")),
+])
+def test_split_extension_examples(file_name, expected):
+    assert layout.split_extension(file_name) == expected
+
+
+@given(name=NODE_NAMES, code=st.sampled_from(sorted(layout.CODE_STATES) + ["att", "ecf", "job", "out", "man"]))
+def test_split_extension_inverts_naming(name, code):
+    assert layout.split_extension(f"{name}.{code}") == (name, code)
+
+
+@given(name=NODE_NAMES, state=st.sampled_from(sorted(layout.STATE_CODES)), suspended=st.booleans())
+def test_status_file_name_parses_back(name, state, suspended):
+    names = layout.node_names("/s", name, is_task=True, state=state, suspended=suspended)
+    status = [n for n in names if n.kind is Kind.STATUS]
+    assert len(status) == 1
+    stem, code = layout.split_extension(status[0].name)
+    assert stem == name
+    assert code == layout.status_code(state, suspended)
+    assert layout.CODE_STATES[code] == ("suspended" if suspended else state)
+
+
+# ---- paths ------------------------------------------------------------------------------------------
+def test_child_path_and_dir_node_path():
+    assert layout.child_path("/", "s") == "/s"
+    assert layout.child_path("/s", "f") == "/s/f"
+    assert layout.child_path("/s/", "f") == "/s/f"
+    assert layout.dir_node_path([]) == "/"
+    assert layout.dir_node_path(()) == "/"
+    assert layout.dir_node_path(["s", "f", "t.v2"]) == "/s/f/t.v2"
+    assert layout.dir_node_path(iter(["s"])) == "/s"
+
+
+# ---- the names of one node --------------------------------------------------------------------------
+def test_suite_names():
+    names = layout.node_names("/", "s", is_task=False, state="queued", suspended=False, has_children=True)
+    assert names == [
+        Name("s", Kind.DIR, "/s"),
+        Name("s.que", Kind.STATUS, "/s", "que"),
+        Name("s.att", Kind.ATT, "/s", "att"),
+    ]
+
+
+def test_empty_family_is_still_a_directory():
+    names = layout.node_names("/s", "f", is_task=False, state="complete", suspended=False)
+    assert [(n.name, n.kind) for n in names] == [("f", Kind.DIR), ("f.com", Kind.STATUS), ("f.att", Kind.ATT)]
+    assert all(n.node == "/s/f" for n in names)
+
+
+def test_suspended_family_status_file():
+    names = layout.node_names("/s", "f", is_task=False, state="aborted", suspended=True, has_children=True)
+    assert [n.name for n in names] == ["f", "f.sus", "f.att"]
+    assert names[1].file == "sus"
+
+
+def test_task_names_in_listing_order():
+    names = layout.node_names("/s/f", "t", is_task=True, state="active", suspended=False,
+                              task_files=["man", "out", "ecf", "job"])
+    assert [n.name for n in names] == ["t.act", "t.att", "t.ecf", "t.job", "t.out", "t.man"]
+    assert [n.kind for n in names] == [Kind.STATUS, Kind.ATT] + [Kind.TASK_FILE] * 4
+    assert [n.file for n in names] == ["act", "att", "ecf", "job", "out", "man"]
+    assert {n.node for n in names} == {"/s/f/t"}
+
+
+def test_task_without_aliases_has_no_directory():
+    names = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False, task_files=["ecf"])
+    assert not any(n.kind is Kind.DIR for n in names)
+    assert "t" not in [n.name for n in names]
+
+
+def test_task_with_aliases_has_a_directory():
+    names = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False, task_files=["ecf"],
+                              has_children=True)
+    assert names[0] == Name("t", Kind.DIR, "/s/t")
+    assert [n.name for n in names] == ["t", "t.que", "t.att", "t.ecf"]
+
+
+def test_absent_task_files_are_not_listed():
+    names = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False, task_files=["ecf", "man"])
+    assert [n.name for n in names] == ["t.que", "t.att", "t.ecf", "t.man"]
+    none = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False)
+    assert [n.name for n in none] == ["t.que", "t.att"]
+
+
+def test_unknown_file_kinds_are_not_listed():
+    names = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False,
+                              task_files={"ecf": object(), "bogus": object()})  # a files mapping works too
+    assert [n.name for n in names] == ["t.que", "t.att", "t.ecf"]
+
+
+def test_families_never_list_task_files():
+    names = layout.node_names("/", "s", is_task=False, state="queued", suspended=False, task_files=["ecf"])
+    assert [n.name for n in names] == ["s", "s.que", "s.att"]
+
+
+def test_dotted_node_names():
+    names = layout.node_names("/s.1", "t.v2", is_task=True, state="complete", suspended=False,
+                              task_files=["out"])
+    assert [n.name for n in names] == ["t.v2.com", "t.v2.att", "t.v2.out"]
+    assert {n.node for n in names} == {"/s.1/t.v2"}
+
+
+# ---- whole directories ------------------------------------------------------------------------------
+def child(path, kind, state="queued", suspended=False, files=(), children=()):
+    return SimpleNamespace(path=path, name=path.rpartition("/")[2], is_task=kind in ("task", "alias"),
+                           state=state, suspended=suspended, files=files, children=children)
+
+
+def test_server_dir_names():
+    names = layout.server_dir_names()
+    assert [n.name for n in names] == list(layout.SERVER_FILES)
+    assert all(n.kind is Kind.SERVER_FILE and n.node == "/" and n.file == n.name for n in names)
+
+
+def test_root_directory_has_server_dir_first():
+    names = layout.directory_names([child("/s1", "suite", children=("f",)), child("/s2", "suite", "aborted")],
+                                   root=True)
+    assert names[0] == Name(".server", Kind.DIR, "/", ".server")
+    assert [n.name for n in names] == [".server", "s1", "s1.que", "s1.att", "s2", "s2.abo", "s2.att"]
+    assert [n.node for n in names[1:]] == ["/s1"] * 3 + ["/s2"] * 3
+
+
+def test_root_directory_without_suites():
+    assert [n.name for n in layout.directory_names([], root=True)] == [".server"]
+
+
+def test_non_root_directory_has_no_server_dir():
+    names = layout.directory_names([child("/s/t", "task", "complete", files=("ecf", "out"))])
+    assert [n.name for n in names] == ["t.com", "t.att", "t.ecf", "t.out"]
+    assert names[0].node == "/s/t"
+
+
+def test_directory_names_keep_children_order_and_kinds():
+    kids = [
+        child("/s/f/z", "family", "active", children=("t",)),
+        child("/s/f/a", "task", "aborted", suspended=True, files=("job",)),
+        child("/s/f/m", "task", "queued", children=("alias0",)),
+    ]
+    names = layout.directory_names(kids)
+    assert [n.name for n in names] == ["z", "z.act", "z.att", "a.sus", "a.att", "a.job", "m", "m.que", "m.att"]
+    assert [n.node for n in names] == ["/s/f/z"] * 3 + ["/s/f/a"] * 3 + ["/s/f/m"] * 3
+
+
+def test_alias_directory_names():
+    names = layout.directory_names([child("/s/t/alias0", "alias", "complete", files=("ecf", "job"))])
+    assert [n.name for n in names] == ["alias0.com", "alias0.att", "alias0.ecf", "alias0.job"]
+    assert all(n.node == "/s/t/alias0" for n in names)

@@ -1,0 +1,451 @@
+"""A real ecflow_server on loopback, for tests, the demo and benchmarks.
+
+ecFlow 5.9.2 quirks this module works around (see FINDINGS.md):
+- the server refuses ports >= 49152 and then keeps running without listening,
+  so ports are picked in 20000-49151 and checked to bind;
+- it ignores SIGTERM, so it is stopped with ``ecflow_client --terminate=yes``
+  and SIGKILL as the fallback;
+- its jobs outlive it, so every process it starts carries a marker variable in
+  its environment and ``stop()`` kills whatever still carries it.
+
+``ecflow`` is imported lazily so that this module imports without it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+HOST = "localhost"
+PORT_RANGE = (20000, 49151)
+# Every process the server starts (jobs included) inherits this variable,
+# which is how leftover jobs are found and killed.
+MARKER = "WFFS_DEVSERVER_HOME"
+
+
+def _server_binary() -> str:
+    """Debian puts ecflow_server in /usr/sbin, which a user's PATH may lack."""
+    found = shutil.which("ecflow_server")
+    if found:
+        return found
+    return "/usr/sbin/ecflow_server"
+
+
+def _client_binary() -> str:
+    return shutil.which("ecflow_client") or "/usr/bin/ecflow_client"
+
+
+def free_port(attempts: int = 50) -> int:
+    """A random port that ecflow_server accepts (< 49152) and that binds now.
+
+    Checked on all addresses, as ecflow_server listens on 0.0.0.0 (so the port
+    is also free on 127.0.0.1).
+    """
+    for _ in range(attempts):
+        port = random.randint(*PORT_RANGE)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {PORT_RANGE} after {attempts} tries")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1) -> Any:
+    """Poll until predicate() is truthy; return that value or raise TimeoutError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"condition not met within {timeout} s (last value {value!r})")
+        time.sleep(interval)
+
+
+def client_cli(port: int, *args: str, timeout: float = 10, host: str = HOST) -> subprocess.CompletedProcess:
+    """Run ecflow_client against host:port; stdin closed so it never prompts."""
+    cmd = [_client_binary(), "--host", host, "--port", str(port), *args]
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+
+
+def _listening(port: int) -> bool:
+    """Something listens on TCP port, read from the kernel's socket tables.
+
+    Not a test connection: the server would log an ERR line for it.
+    """
+    suffix = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                next(f, None)
+                for line in f:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[1].endswith(suffix) and fields[3] == "0A":
+                        return True
+        except OSError:
+            continue
+    return False
+
+
+def ping(port: int, timeout: float = 10, host: str = HOST) -> bool:
+    """True when a server answers on port."""
+    try:
+        return client_cli(port, "--ping", timeout=timeout, host=host).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _pid_alive(pid: int) -> bool:
+    """True for a running (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    # the state letter follows the command name in parentheses
+    return stat[stat.rfind(b")") + 2:stat.rfind(b")") + 3] != b"Z"
+
+
+def _environ(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
+def marked_pids(home: Path) -> list[int]:
+    """Processes started by the dev server of this home (the server and its jobs)."""
+    needle = f"{MARKER}={Path(home).resolve()}".encode()
+    me = os.getpid()
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == me:
+            continue
+        if needle in _environ(int(entry)).split(b"\0") and _pid_alive(int(entry)):
+            pids.append(int(entry))
+    return pids
+
+
+def kill_jobs(home: Path, timeout: float = 5) -> list[int]:
+    """SIGKILL every process carrying this home's marker; returns those killed.
+
+    SIGKILL, not SIGTERM: a job's trap would otherwise run ``ecflow_client
+    --abort``, which retries for ECF_TIMEOUT against a server that is gone.
+    Loops because a dying job may just have forked.
+    """
+    killed: list[int] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = marked_pids(home)
+        if not pids or time.monotonic() >= deadline:
+            return killed
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
+def is_devserver(pid: int, home: Path) -> bool:
+    """Guard against pid reuse: pid is an ecflow_server started for this home."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read()
+    except OSError:
+        return False
+    needle = f"{MARKER}={Path(home).resolve()}".encode()
+    return b"ecflow_server" in cmdline and needle in _environ(pid).split(b"\0")
+
+
+def stop_server(port: int, pid: Optional[int], home: Path, timeout: float = 10) -> None:
+    """Stop a dev server known only by port/pid/home (e.g. from a state file).
+
+    Terminate through the client first (the server ignores SIGTERM and a clean
+    terminate writes its checkpoint), then SIGKILL, then kill leftover jobs.
+    """
+    alive = pid is not None and is_devserver(pid, home)
+    if alive:
+        try:
+            os.kill(pid, signal.SIGCONT)  # a paused server cannot answer terminate
+        except ProcessLookupError:
+            alive = False
+    if alive:  # else whoever answers on that port now is not ours to stop
+        try:
+            client_cli(port, "--terminate=yes", timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            wait_for(lambda: not _pid_alive(pid), timeout)
+        except TimeoutError:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            wait_for(lambda: not _pid_alive(pid), timeout)
+    kill_jobs(home)
+
+
+# --------------------------------------------------------------------------- server
+
+
+class _PortTaken(Exception):
+    """Another process got the port between free_port() and the server's bind."""
+
+
+class EcflowServer:
+    """One ecflow_server process whose ECF_HOME is ``home``, used via localhost.
+
+    (ecflow_server 5.9 listens on all addresses; nothing here sends traffic
+    anywhere but localhost.)
+    """
+
+    def __init__(self, home: Path, port: Optional[int] = None):
+        self._home = Path(home).resolve()
+        self._port = port
+        self._auto_port = port is None  # free to pick another if it gets taken
+        self._proc: Optional[subprocess.Popen] = None
+        self._paused = False
+        self._log_offset = 0
+
+    # properties -------------------------------------------------------------
+    @property
+    def host(self) -> str:
+        return HOST
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("port not chosen yet: call start() first")
+        return self._port
+
+    @property
+    def home(self) -> Path:
+        return self._home
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self._proc.pid if self._proc else None
+
+    @property
+    def log_path(self) -> Path:
+        """Where the server's own stdout/stderr go."""
+        return self._home / "server.out"
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    # lifecycle --------------------------------------------------------------
+    def _env(self) -> dict:
+        """The caller's environment without its ECF_* settings, plus ours."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ECF_")}
+        env.update(ECF_HOME=str(self._home), ECF_PORT=str(self.port), **{MARKER: str(self._home)})
+        return env
+
+    def start(self, timeout: float = 20, *, stop_at_exit: bool = True) -> "EcflowServer":
+        """Start the server and wait until it answers.
+
+        A port picked here is picked again if another process takes it first;
+        once the server has run, its port is fixed (restart() comes back on it).
+
+        stdin is /dev/null so the server survives its starter losing stdin; a
+        new session keeps a terminal's Ctrl-C away from it. ``stop_at_exit``
+        False is for the demo, whose server outlives the starting process.
+        """
+        if self.running():
+            return self
+        self._home.mkdir(parents=True, exist_ok=True)
+        for attempt in range(3 if self._auto_port else 1):
+            if self._auto_port and (self._port is None or attempt > 0):
+                self._port = free_port()
+            try:
+                self._start_once(timeout, stop_at_exit)
+                self._auto_port = False
+                return self
+            except _PortTaken:
+                if attempt == 2 or not self._auto_port:
+                    raise RuntimeError(f"port {self.port} is taken; {self.log_path} ends with:\n"
+                                       f"{self._tail()}") from None
+        raise AssertionError("unreachable")
+
+    def _start_once(self, timeout: float, stop_at_exit: bool) -> None:
+        with open(self.log_path, "ab") as out:
+            self._log_offset = out.tell()
+            self._proc = subprocess.Popen(
+                [_server_binary(), "--port", str(self.port)],
+                cwd=self._home, env=self._env(), stdin=subprocess.DEVNULL,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self._paused = False
+        if stop_at_exit:
+            atexit.register(self.stop)
+        try:
+            wait_for(self._answers, timeout, interval=0.05)
+        except TimeoutError:
+            self._kill()
+            raise RuntimeError(
+                f"ecflow_server on port {self.port} did not answer within {timeout} s;"
+                f" {self.log_path} ends with:\n{self._tail()}") from None
+        # the server starts HALTED (no jobs submitted) even from a checkpoint
+        done = self.cli("--restart")
+        if done.returncode != 0:
+            self._kill()
+            raise RuntimeError(f"ecflow_client --restart failed: {done.stderr.decode(errors='replace')}")
+
+    def _answers(self) -> bool:
+        """Ours answers: checks ECF_HOME in --stats, since a ping could reach
+        another server that took the port first (ours then exits)."""
+        if self._proc is None or self._proc.poll() is not None:
+            if "Address already in use" in self._new_output():
+                raise _PortTaken()
+            raise RuntimeError(f"ecflow_server exited early; {self.log_path} ends with:\n{self._tail()}")
+        if not _listening(self.port):
+            return False  # ecflow_client would retry a closed port for ~10 s
+        try:
+            stats = self.cli("--stats", timeout=10)
+        except subprocess.TimeoutExpired:
+            return False
+        if stats.returncode != 0:
+            return False
+        if f"ECF_HOME {self._home}" not in " ".join(stats.stdout.decode(errors="replace").split()):
+            try:
+                self._proc.wait(10)  # someone else's server: ours is about to exit
+            except subprocess.TimeoutExpired:
+                raise RuntimeError(f"port {self.port} answers with another ECF_HOME:\n"
+                                   f"{stats.stdout.decode(errors='replace')}") from None
+            raise _PortTaken()
+        return True
+
+    def _new_output(self) -> str:
+        """What the server printed since the last start (server.out is appended to)."""
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(self._log_offset)
+                return f.read().decode(errors="replace")
+        except OSError:
+            return ""
+
+    def _tail(self, lines: int = 20) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return "(no output)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def _kill(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        kill_jobs(self._home)
+
+    def stop(self, timeout: float = 10) -> None:
+        """Terminate the server and its leftover jobs; safe to call twice."""
+        atexit.unregister(self.stop)
+        proc, self._proc = self._proc, None
+        self._paused = False
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            try:
+                client_cli(self.port, "--terminate=yes", timeout=timeout)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        kill_jobs(self._home)
+
+    def restart(self, timeout: float = 20) -> "EcflowServer":
+        """Stop, then start on the same port and home; the server recovers
+        its definition from the checkpoint ``<host>.<port>.ecf.check`` in home."""
+        self.stop()
+        return self.start(timeout)
+
+    def pause(self) -> None:
+        """SIGSTOP: the server hangs (connections open, no answers)."""
+        if self.running():
+            os.kill(self.pid, signal.SIGSTOP)
+            self._paused = True
+
+    def resume(self) -> None:
+        if self.running():
+            os.kill(self.pid, signal.SIGCONT)
+            self._paused = False
+
+    def __enter__(self) -> "EcflowServer":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # talking to it ------------------------------------------------------------
+    def client(self, fail_fast: bool = False):
+        """A fresh ecflow.Client; fail_fast makes calls to a down server fail at once."""
+        import ecflow
+
+        client = ecflow.Client(HOST, self.port)
+        if fail_fast:
+            client.set_connection_attempts(1)
+            client.set_retry_connection_period(0)
+        return client
+
+    def cli(self, *args: str, timeout: float = 10) -> subprocess.CompletedProcess:
+        """``ecflow_client --host localhost --port P *args``, output as bytes."""
+        return client_cli(self.port, *args, timeout=timeout)
+
+    def checkpoint_path(self) -> Path:
+        """Where the server checkpoints its definition (and recovers it from)."""
+        return self._home / f"{socket.gethostname()}.{self.port}.ecf.check"
+
+    def __repr__(self) -> str:
+        return f"EcflowServer(home={str(self._home)!r}, port={self._port}, pid={self.pid})"
+
+
+# --------------------------------------------------------------------------- states
+
+
+def _client_of(server_or_client: Any):
+    return server_or_client.client() if isinstance(server_or_client, EcflowServer) else server_or_client
+
+
+def state_of(server: Any, path: str) -> str:
+    """The state name a user sees, e.g. 'complete', 'aborted', 'suspended'.
+
+    Uses the display state so that a suspended node reads 'suspended' rather
+    than the 'queued' state underneath.
+    """
+    return states_of(server, [path])[path]
+
+
+def states_of(server: Any, paths: Iterable[str]) -> dict:
+    """State names of several nodes from one sync; 'missing' for absent nodes."""
+    client = _client_of(server)
+    client.sync_local()
+    defs = client.get_defs()
+    result = {}
+    for path in paths:
+        node = defs.find_abs_node(path) if defs is not None else None
+        result[path] = str(node.get_dstate()) if node is not None else "missing"
+    return result
