@@ -122,6 +122,19 @@ def test_att_has_what_the_server_knows(demo_mount):
     assert re.search(r"repeat I \d", (demo_mount.path / "demo/loop.att").read_text())
 
 
+def test_job_passwords_appear_in_no_file(demo_server, demo_mount):
+    """ECF_PASS lets whoever knows it act as the job: the .att says it is hidden.  (A job file carries
+    its own password, as ecflow_client --file job shows it: .job files are served as they are.)"""
+    passwords = set(re.findall(r"passwd:(\S+)", demo_server.cli("--get_state").stdout.decode()))
+    assert passwords
+    atts = b"".join(p.read_bytes() for p in demo_mount.path.rglob("*.att"))
+    everything = b"".join(p.read_bytes() for p in demo_mount.path.rglob("*")
+                          if p.is_file() and p.suffix != ".job")
+    assert b"ECF_PASS = (hidden)" in atts
+    for password in passwords:
+        assert password.encode() not in everything
+
+
 def test_server_files(demo_server, demo_mount):
     server_dir = demo_mount.path / layout.SERVER_DIR
     assert sorted(os.listdir(server_dir)) == sorted(layout.SERVER_FILES)

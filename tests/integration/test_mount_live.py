@@ -27,7 +27,9 @@ def load_scratch_suite(server, tasks=("a", "b", "c")):
     suite.add_variable("ECF_TRIES", "1")
     family = suite.add_family("f")
     for name in tasks:
-        family.add_task(name)
+        task = family.add_task(name)
+        task.add_label("info", "none")
+        task.add_meter("progress", 0, 100)
     client = server.client()
     client.load(defs)
     client.begin_suite("s")
@@ -62,6 +64,17 @@ def test_a_change_on_the_server_shows_within_3_s(live, command, ext):
     assert not (family / "a.que").exists()
     assert (family / f"a.{ext}").read_text().startswith("suspended (queued)" if ext == "sus" else
                                                          {"com": "complete", "abo": "aborted"}[ext])
+
+
+def test_att_follows_labels_and_meters_though_the_kernel_caches_it(live):
+    server, mount = live
+    att = mount.path / "s/f/a.att"
+    assert "label info 'none'" in att.read_text()  # now in the kernel's page cache, for 60 s
+    server.cli("--alter=change", "label", "info", "running fine", "/s/f/a")
+    server.cli("--alter=change", "meter", "progress", "42", "/s/f/a")
+    assert wait_until(lambda: "label info 'running fine'" in att.read_text(), FRESH_WITHIN, 0.05), att.read_text()
+    assert "meter progress 42" in att.read_text()
+    assert att.stat().st_size == len(att.read_bytes())
 
 
 def test_requeue_and_the_family_state(live):

@@ -25,6 +25,15 @@ def flags_of(node) -> list[str]:
     return [n for n in FLAG_NAMES if flag.is_set(ecflow.FlagType.names[n])]
 
 
+#: The job password lets whoever knows it act as the job (--init, --complete ...): never shown.
+SECRET_VARIABLES = frozenset({"ECF_PASS"})
+HIDDEN = "(hidden)"
+
+
+def shown(pairs) -> list[tuple[str, str]]:
+    return [(n, HIDDEN if n in SECRET_VARIABLES and v else v) for n, v in pairs]
+
+
 def own_variables(node) -> list[tuple[str, str]]:
     return [(v.name(), v.value()) for v in node.variables]
 
@@ -77,11 +86,11 @@ def inherited_variables(ancestors: Iterable, server_vars: list[tuple[str, str]],
     out = []
     for anc in ancestors:
         origin = anc.get_abs_node_path()
-        for name, value in inheritable_variables(anc):
+        for name, value in shown(inheritable_variables(anc)):
             if name not in seen:
                 seen.add(name)
                 out.append(f"{name} = {value}    # inherited from {origin}")
-    for name, value in server_vars:
+    for name, value in shown(server_vars):
         if name not in seen:
             seen.add(name)
             out.append(f"{name} = {value}    # inherited from the server")
@@ -107,8 +116,8 @@ def render(node, kind: str, state: str, suspended: bool, since: str, server_vars
         lines.append("")
         lines.append("# current values")
         lines.extend(values)
-    own = own_variables(node)
-    gen = generated_variables(node)
+    own = shown(own_variables(node))
+    gen = shown(generated_variables(node))
     seen = {n for n, _ in own} | {n for n, _ in gen}
     lines.append("")
     lines.append("# variables")
