@@ -81,6 +81,31 @@ def current_values(node) -> list[str]:
     return out
 
 
+def current_state(node) -> dict:
+    """Labels, meters and events by name, as a mirror compares and copies them."""
+    return {
+        "labels": {lb.name(): lb.new_value() or lb.value() for lb in node.labels},
+        "meters": {m.name(): m.value() for m in node.meters},
+        "events": {(e.name() or str(e.number())): bool(e.value()) for e in node.events},
+    }
+
+
+def visible_variables(node, server_vars) -> dict:
+    """Every variable the node sees, nearest definition first (as ecFlow resolves %VAR%)."""
+    found = {}
+    chain = [node]
+    parent = node.get_parent()
+    while parent is not None:
+        chain.append(parent)
+        parent = parent.get_parent()
+    for n in chain:
+        for name, value in own_variables(n) + generated_variables(n):
+            found.setdefault(name, value)
+    for name, value in server_vars:
+        found.setdefault(name, value)
+    return found
+
+
 def inherited_variables(ancestors: Iterable, server_vars: list[tuple[str, str]], seen: set) -> list[str]:
     """Variables visible from ancestors (nearest first) and the server, not shadowed nearer."""
     out = []

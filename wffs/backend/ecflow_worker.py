@@ -24,6 +24,12 @@ from wffs.backend import ecflow_att, protocol
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
 ALL_LINES = "100000000"
+#: Where a mirror's configuration is kept on the local server, with the node (visible in ecflow_ui).
+MIRROR_VARIABLE = "WFFS_MIRROR"
+#: Keeps the local server from submitting a mirrored task; this value marks it as ours to remove.
+DUMMY_VARIABLE = "ECF_DUMMY_TASK"
+DUMMY_MARK = "wffs mirror"
+STATES = ("unknown", "queued", "submitted", "active", "complete", "aborted")
 FILE_TYPES = {"ecf": "script", "job": "job", "out": "jobout", "man": "manual"}
 LOCAL_PATH_VARS = {"job": "ECF_JOB", "out": "ECF_JOBOUT", "ecf": "ECF_SCRIPT"}
 
@@ -87,6 +93,7 @@ class EcflowSession:
         self.client.set_auto_sync(False)
         self.max_file_size = max_file_size
         self.synced = False
+        self.changed: set | None = None  # paths changed since the last delta; None: everything
         self.sent: dict[str, tuple] = {}  # path -> the cheap fields last reported
         self.variables: dict[str, tuple] = {}  # path -> variables it passed down when last rendered
         self.server_vars: tuple = ()
@@ -107,21 +114,31 @@ class EcflowSession:
         self.call(self.client.ping)
         return True
 
+    def sync(self) -> bool:
+        """Bring the cached definition in step; remember what changed until the next delta is sent.
+
+        True when something changed.  `self.changed` is None when the whole definition must be taken
+        as changed (the first sync, or a sync that could not say what changed).
+        """
+        if self.synced and not self.call(self.client.news_local):
+            return False
+        first = not self.synced
+        self.call(self.client.sync_local)
+        self.synced = True
+        paths = set(self.client.changed_node_paths)
+        if first or not paths:
+            self.changed = None
+        elif self.changed is not None:
+            self.changed |= paths
+        return True
+
     def op_sync(self):
         """A delta since the last call, None if the server has no news."""
-        full = not self.synced
-        if self.synced:
-            if not self.call(self.client.news_local):
-                return None
-            self.call(self.client.sync_local)
-            changed = set(self.client.changed_node_paths)
-            full = not changed
-        else:
-            self.call(self.client.sync_local)
-            changed = set()
-        self.synced = True
-        defs = self.client.get_defs()
-        return self.delta(defs, full, changed)
+        news = self.sync()
+        if not news and self.changed == set():
+            return None
+        changed, self.changed = self.changed, set()
+        return self.delta(self.client.get_defs(), changed is None, changed or set())
 
     def delta(self, defs, full: bool, changed: set) -> dict:
         server_vars = tuple((v.name(), v.value()) for v in list(defs.server_variables) + list(defs.user_variables))
@@ -177,6 +194,10 @@ class EcflowSession:
         rec["att"] = ecflow_att.render(node, kind, state, suspended, since_text, self.server_vars)
         if kind in ("task", "alias"):
             rec["files"] = self.task_files(node)
+            rec["values"] = ecflow_att.current_state(node)
+            own = dict(ecflow_att.own_variables(node))
+            if MIRROR_VARIABLE in own:
+                rec["mirror"] = own[MIRROR_VARIABLE]
         return rec
 
     def task_files(self, node) -> dict:
@@ -221,14 +242,61 @@ class EcflowSession:
         text = self.call(self.client.get_file, path, FILE_TYPES[kind], ALL_LINES)
         return truncate(text.encode("utf-8", "surrogateescape"), self.max_file_size)
 
+    # ---- the few writes a mirror needs -------------------------------------------------------------
+    def node(self, path: str):
+        """A node of the definition brought in step now (for writes and for a mirror's remote)."""
+        self.sync()
+        node = self.client.get_defs().find_abs_node(path)
+        if node is None:
+            raise Missing(f"no node {path} on {self.host}:{self.port}")
+        return node
+
+    def op_variables(self, path: str) -> dict:
+        """Every variable visible from a node, to resolve %VAR% and the ECF_MIRROR_* defaults."""
+        return ecflow_att.visible_variables(self.node(path), self.server_vars)
+
+    def op_set_mirror(self, path: str, line: str) -> None:
+        node = self.node(path)
+        own = dict(ecflow_att.own_variables(node))
+        self.set_variable(path, MIRROR_VARIABLE, line, exists=MIRROR_VARIABLE in own)
+        if DUMMY_VARIABLE not in own:
+            self.set_variable(path, DUMMY_VARIABLE, DUMMY_MARK, exists=False)
+
+    def op_clear_mirror(self, path: str) -> None:
+        own = dict(ecflow_att.own_variables(self.node(path)))
+        if MIRROR_VARIABLE in own:
+            self.call(self.client.alter, path, "delete", "variable", MIRROR_VARIABLE)
+        if own.get(DUMMY_VARIABLE) == DUMMY_MARK:
+            self.call(self.client.alter, path, "delete", "variable", DUMMY_VARIABLE)
+
+    def set_variable(self, path: str, name: str, value: str, exists: bool) -> None:
+        self.call(self.client.alter, path, "change" if exists else "add", "variable", name, value)
+
+    def op_node_state(self, path: str) -> dict:
+        """A remote node's state and its labels, meters and events (what a mirror follows)."""
+        node = self.node(path)
+        return {"state": str(node.get_state()), **ecflow_att.current_state(node)}
+
+    def op_set_state(self, path: str, state: str) -> None:
+        if state not in STATES:
+            raise ValueError(f"not a state: {state}")
+        self.call(self.client.force_state, path, getattr(ecflow.State, state))
+
+    def op_set_values(self, path: str, labels: dict, meters: dict, events: dict) -> None:
+        for name, value in labels.items():
+            self.call(self.client.alter, path, "change", "label", name, value)
+        for name, value in meters.items():
+            self.call(self.client.alter, path, "change", "meter", name, str(value))
+        for name, value in events.items():
+            self.call(self.client.force_event, f"{path}:{name}", "set" if value else "clear")
+
     def op_server_file(self, name: str) -> bytes:
         if name == "stats":
             return self.captured_stdout(self.client.stats)
         if name == "zombies":  # the binding's zombie_get is awkward; the CLI prints a readable table
             return self.client_command("--zombie_get")
         if name == "suites.def":
-            if not self.synced:
-                self.op_sync()
+            self.sync()
             return self.definition_text()
         if name == "log":
             return self.log_tail()

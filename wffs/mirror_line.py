@@ -1,0 +1,226 @@
+"""The ecFlow 5.13 mirror line, parsed, resolved and normalised (pure; no I/O).
+
+    [mirror] --name NAME --remote_path /s/f/t [--remote_host H] [--remote_port P] [--polling SECONDS]
+             [--ssl] [--remote_auth FILE]
+
+Options take their value as the next word or after `=`; `--auth` is accepted for `--remote_auth`.
+`%VAR%` references are resolved against the node's variables, and missing options default to the
+variables ecFlow documents (ECF_MIRROR_REMOTE_HOST, _PORT, _POLLING, _AUTH), then to ecFlow's defaults.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, replace
+from typing import Callable, Optional
+
+DEFAULT_HOST = "localhost"
+DEFAULT_PORT = "3141"
+DEFAULT_POLLING = "120"
+MIN_POLLING = 1
+#: Node names as ecFlow accepts them: letters, digits, underscore and dot, not starting with a dot.
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*\Z")
+VARIABLE = re.compile(r"%([A-Za-z0-9_]*)%")
+OFF_WORDS = ("", "off")
+
+VALUE_OPTIONS = {
+    "--name": "name",
+    "--remote_path": "remote_path",
+    "--remote_host": "remote_host",
+    "--remote_port": "remote_port",
+    "--polling": "polling",
+    "--remote_auth": "remote_auth",
+    "--auth": "remote_auth",
+}
+FLAG_OPTIONS = {"--ssl": "ssl"}
+#: The variable each option defaults to when the line leaves it out.
+DEFAULT_VARIABLES = {
+    "remote_host": "ECF_MIRROR_REMOTE_HOST",
+    "remote_port": "ECF_MIRROR_REMOTE_PORT",
+    "polling": "ECF_MIRROR_REMOTE_POLLING",
+    "remote_auth": "ECF_MIRROR_REMOTE_AUTH",
+}
+BUILTIN_DEFAULTS = {"remote_host": DEFAULT_HOST, "remote_port": DEFAULT_PORT, "polling": DEFAULT_POLLING}
+
+
+class MirrorLineError(ValueError):
+    """The line cannot be accepted; the message says why, for the user."""
+
+
+@dataclass(frozen=True)
+class MirrorSpec:
+    name: str
+    remote_path: str
+    remote_host: Optional[str] = None
+    remote_port: Optional[str] = None
+    polling: Optional[str] = None
+    ssl: bool = False
+    remote_auth: Optional[str] = None
+
+    def line(self) -> str:
+        """The normalised line: fixed option order, values quoted only where needed."""
+        words = ["mirror", "--name", self.name, "--remote_path", self.remote_path]
+        for option in ("remote_host", "remote_port", "polling"):
+            value = getattr(self, option)
+            if value is not None:
+                words += [f"--{option}", value]
+        if self.ssl:
+            words.append("--ssl")
+        if self.remote_auth is not None:
+            words += ["--remote_auth", self.remote_auth]
+        return " ".join(shlex.quote(w) for w in words)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A mirror with every value known and checked."""
+
+    name: str
+    remote_path: str
+    remote_host: str
+    remote_port: int
+    polling: int
+    ssl: bool
+    remote_auth: Optional[str]
+
+    @property
+    def remote(self) -> str:
+        return f"{self.remote_host}:{self.remote_port}"
+
+
+def is_off(text: str) -> bool:
+    """An empty line or `off` clears the mirror."""
+    return text.strip().lower() in OFF_WORDS
+
+
+def parse(text: str) -> MirrorSpec:
+    """The spec in one line of text; MirrorLineError for anything malformed."""
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    if len(lines) != 1:
+        raise MirrorLineError("expected one mirror line" if lines else "empty mirror line")
+    try:
+        words = shlex.split(lines[0])
+    except ValueError as e:
+        raise MirrorLineError(f"cannot split the line into words: {e}") from None
+    if words and words[0] == "mirror":
+        words = words[1:]
+    values: dict = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        option, eq, inline = word.partition("=")
+        if option in FLAG_OPTIONS and not eq:
+            values[FLAG_OPTIONS[option]] = True
+            i += 1
+            continue
+        if option not in VALUE_OPTIONS:
+            raise MirrorLineError(f"unknown option {word!r}" if word.startswith("-") else f"unexpected word {word!r}")
+        key = VALUE_OPTIONS[option]
+        if key in values:
+            raise MirrorLineError(f"{option} given twice")
+        if eq:
+            value = inline
+            i += 1
+        else:
+            if i + 1 >= len(words):
+                raise MirrorLineError(f"{option} needs a value")
+            value = words[i + 1]
+            i += 2
+        if not value or value.startswith("--"):
+            raise MirrorLineError(f"{option} needs a value")
+        values[key] = value
+    for required in ("name", "remote_path"):
+        if required not in values:
+            raise MirrorLineError(f"--{required} is required")
+    spec = MirrorSpec(**values)
+    check_static(spec)
+    return spec
+
+
+def check_static(spec: MirrorSpec) -> None:
+    """Checks that need no variables (values holding %VAR% are checked once resolved)."""
+    if not VARIABLE.search(spec.name):
+        check_name(spec.name)
+    if not VARIABLE.search(spec.remote_path):
+        check_remote_path(spec.remote_path)
+    if spec.remote_port is not None and not VARIABLE.search(spec.remote_port):
+        check_port(spec.remote_port)
+    if spec.polling is not None and not VARIABLE.search(spec.polling):
+        check_polling(spec.polling)
+    if spec.remote_host is not None and not VARIABLE.search(spec.remote_host):
+        check_host(spec.remote_host)
+
+
+def check_name(name: str) -> None:
+    if not NAME.match(name):
+        raise MirrorLineError(f"--name {name!r}: use letters, digits, '_' and '.' (not first)")
+
+
+def check_remote_path(path: str) -> None:
+    parts = path.split("/")
+    if not path.startswith("/") or len(parts) < 2 or not all(NAME.match(p) for p in parts[1:]):
+        raise MirrorLineError(f"--remote_path {path!r}: must be an absolute node path such as /suite/family/task")
+
+
+def check_port(port: str) -> int:
+    if not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        raise MirrorLineError(f"--remote_port {port!r}: must be a number from 1 to 65535")
+    return int(port)
+
+
+def check_polling(polling: str) -> int:
+    if not (polling.isascii() and polling.isdigit()) or int(polling) < MIN_POLLING:
+        raise MirrorLineError(f"--polling {polling!r}: must be a whole number of seconds, at least {MIN_POLLING}")
+    return int(polling)
+
+
+def check_host(host: str) -> None:
+    if not host or not re.fullmatch(r"[A-Za-z0-9_.:\[\]-]+", host):
+        raise MirrorLineError(f"--remote_host {host!r}: not a host name or address")
+
+
+def variables_used(spec: MirrorSpec) -> set[str]:
+    """Every variable the spec needs to be resolved, defaults included."""
+    names = set(DEFAULT_VARIABLES.values())
+    for value in (spec.name, spec.remote_path, spec.remote_host, spec.remote_port, spec.polling,
+                  spec.remote_auth):
+        if value:
+            names.update(VARIABLE.findall(value))
+    return names
+
+
+def substitute(value: str, lookup: Callable[[str], Optional[str]]) -> str:
+    def one(match):
+        name = match.group(1)
+        if not name:
+            return "%"  # %% is a literal percent sign, as in ecFlow
+        found = lookup(name)
+        if found is None:
+            raise MirrorLineError(f"%{name}% is not defined for this node")
+        return found
+
+    return VARIABLE.sub(one, value)
+
+
+def resolve(spec: MirrorSpec, lookup: Callable[[str], Optional[str]]) -> Resolved:
+    """Fill in defaults and %VAR% from the node's variables, and check every value."""
+    filled = {}
+    for key in ("remote_host", "remote_port", "polling", "remote_auth"):
+        value = getattr(spec, key)
+        if value is None:
+            value = lookup(DEFAULT_VARIABLES[key])
+        if value is None or value == "":
+            value = BUILTIN_DEFAULTS.get(key)
+        filled[key] = value
+    spec = replace(spec, **filled)
+    name = substitute(spec.name, lookup)
+    path = substitute(spec.remote_path, lookup)
+    host = substitute(spec.remote_host, lookup)
+    port = substitute(spec.remote_port, lookup)
+    polling = substitute(spec.polling, lookup)
+    auth = substitute(spec.remote_auth, lookup) if spec.remote_auth else None
+    check_name(name)
+    check_remote_path(path)
+    check_host(host)
+    return Resolved(name, path, host, check_port(port), check_polling(polling), spec.ssl, auth or None)
