@@ -78,10 +78,11 @@ def main():
               help="Larger .ecf/.job/.out files are served as their head plus a marker line.")
 @click.option("-o", "options", multiple=True, metavar="OPT[,OPT...]",
               help="FUSE mount options, e.g. -o allow_other.")
+@click.option("--read-only", is_flag=True, help="Refuse every write, control files included (EROFS).")
 @click.option("--debug", is_flag=True, help="Log debug messages.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False),
               help="Log file when in the background [default: ~/.cache/wffs/<mountpoint>.log].")
-def mount(target, foreground, refresh, timeout, max_file_size, options, debug, log_file):
+def mount(target, foreground, refresh, timeout, max_file_size, options, read_only, debug, log_file):
     """Mount the ecFlow server HOST:PORT at MOUNTPOINT.
 
     HOST and PORT default to $ECF_HOST and $ECF_PORT.  Without --foreground, wffs returns once the
@@ -104,8 +105,14 @@ def mount(target, foreground, refresh, timeout, max_file_size, options, debug, l
     from wffs.mount import serve
 
     backend = EcflowBackend(host, port, timeout=timeout, max_file_size=max_file_size)
+
+    def make_remote(mirror):
+        return EcflowBackend(mirror.remote_host, mirror.remote_port, timeout=timeout, ssl=mirror.ssl,
+                             auth=mirror.remote_auth)
+
     logging.getLogger("wffs").info("mounting %s at %s", backend.name, mnt)
-    serve(backend, os.path.abspath(mnt), refresh=refresh, options=options)
+    serve(backend, os.path.abspath(mnt), refresh=refresh, options=options, make_remote=make_remote,
+          read_only=read_only)
 
 
 def background(mnt: str, log_file: str | None) -> None:

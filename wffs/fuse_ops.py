@@ -19,9 +19,10 @@ import pyfuse3
 import trio
 
 from wffs import layout
-from wffs.backend.base import ServerUnavailable
+from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.layout import Kind
-from wffs.vfs import Entry, NotADir, NotFound, Vfs
+from wffs.mirror_line import MirrorLineError
+from wffs.vfs import Entry, InvalidControl, NotADir, NotFound, Vfs
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,11 @@ class Operations(pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False
 
-    def __init__(self, vfs: Vfs, *, refresh: float, refresher=None):
+    def __init__(self, vfs: Vfs, *, refresh: float, refresher=None, read_only: bool = False):
         super().__init__()
+        self.read_only = read_only
+        self._writes: dict[int, ControlWrite] = {}
+        self._creating: dict[int, tuple] = {}  # fh -> path of a control file created through it
         self.vfs = vfs
         self.refresh = refresh
         self.refresher = refresher
@@ -127,7 +131,12 @@ class Operations(pyfuse3.Operations):
     async def getattr(self, inode, ctx=None):
         with errors():
             path = self.inodes.path(inode)
-            return self._attrs(path, await self._entry(path))
+            try:
+                return self._attrs(path, await self._entry(path))
+            except NotFound:
+                if path not in self._creating.values():
+                    raise
+                return self._new_control_attrs(path)  # created, not yet accepted by the server
 
     async def opendir(self, inode, ctx):
         await self._use()
@@ -150,13 +159,13 @@ class Operations(pyfuse3.Operations):
 
     async def open(self, inode, flags, ctx):
         await self._use()
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
-            raise pyfuse3.FUSEError(errno.EROFS)
         with errors():
             path = self.inodes.path(inode)
             entry = await self._entry(path)
             if entry.is_dir:
                 raise IsADirectoryError(path)
+            if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
+                return self._open_control(path, entry.kind, ctx)
             data = await self.vfs.content(entry)
             if self._reported.get(inode, len(data)) != len(data):
                 self._reported[inode] = len(data)
@@ -181,12 +190,96 @@ class Operations(pyfuse3.Operations):
         self._next_fh += 1
         return self._next_fh
 
-    # ---- writes: read-only for now ----------------------------------------------------------------
+    # ---- writes: only to control files (<task>.mirror); everything else is read-only ----------------
     async def _read_only(self, *args, **kwargs):
         raise pyfuse3.FUSEError(errno.EROFS)
 
-    setattr = create = mkdir = mknod = unlink = rmdir = rename = symlink = link = _read_only
-    write = setxattr = removexattr = _read_only
+    mkdir = mknod = rmdir = rename = symlink = link = setxattr = removexattr = _read_only
+
+    def _check_writer(self, ctx) -> None:
+        if self.read_only:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        if ctx is not None and ctx.uid not in (self.uid, 0):
+            raise pyfuse3.FUSEError(errno.EACCES)  # control files act on the server: the owner's only
+
+    def _open_control(self, path: tuple, kind: Kind, ctx):
+        if kind is not Kind.CONTROL:
+            raise pyfuse3.FUSEError(errno.EROFS)
+        self._check_writer(ctx)
+        node = self.vfs.control_node(path[:-1], path[-1])
+        fh = self._new_fh()
+        self._writes[fh] = ControlWrite(node)
+        return pyfuse3.FileInfo(fh=fh, direct_io=True)
+
+    async def create(self, parent_inode, name, mode, flags, ctx):
+        await self._use()
+        with errors():
+            path = self.inodes.path(parent_inode) + (os.fsdecode(name),)
+            if layout.split_extension(path[-1])[1] != layout.MIRROR:
+                raise pyfuse3.FUSEError(errno.EROFS)
+            self._check_writer(ctx)
+            info = self._open_control(path, Kind.CONTROL, ctx)
+            self._creating[info.fh] = path
+            return info, self._new_control_attrs(path)
+
+    def _new_control_attrs(self, path: tuple) -> pyfuse3.EntryAttributes:
+        """A control file being created: empty, and not cached, since it is listed only once accepted."""
+        attrs = self._attrs(path, Entry(path[-1], Kind.CONTROL, "", layout.MIRROR, 0, time.time()))
+        attrs.entry_timeout = attrs.attr_timeout = 0
+        return attrs
+
+    async def write(self, fh, off, buf):
+        pending = self._writes.get(fh)
+        if pending is None:
+            raise pyfuse3.FUSEError(errno.EBADF)
+        pending.add(off, buf)
+        if pending.data.endswith(b"\n"):  # a whole line: apply now, so the writer sees EINVAL
+            await self._apply(pending)
+        return len(buf)
+
+    async def flush(self, fh):
+        pending = self._writes.get(fh)
+        # a shell flushes once before it writes (dup2, then close): only what was written counts
+        if pending is not None and pending.written and not pending.applied:
+            await self._apply(pending)
+
+    async def _apply(self, pending: "ControlWrite") -> None:
+        pending.applied = True
+        with errors():
+            await self.vfs.mirrors.write(pending.node, pending.data.decode("utf-8", "replace"))
+        await self._refresh_now()
+
+    async def release(self, fh):
+        self._files.pop(fh, None)
+        self._writes.pop(fh, None)
+        self._creating.pop(fh, None)
+
+    async def unlink(self, parent_inode, name, ctx):
+        await self._use()
+        with errors():
+            path = self.inodes.path(parent_inode) + (os.fsdecode(name),)
+            entry = await self._entry(path)
+            if entry.kind is not Kind.CONTROL:
+                raise pyfuse3.FUSEError(errno.EROFS)
+            self._check_writer(ctx)
+            await self.vfs.mirrors.clear(entry.node)
+        await self._refresh_now()
+
+    async def setattr(self, inode, attr, fields, fh, ctx):
+        with errors():
+            path = self.inodes.path(inode)
+            entry = await self._entry(path)
+            only_truncate = fields.update_size and attr.st_size == 0 and not (
+                fields.update_mode or fields.update_uid or fields.update_gid)
+            if entry.kind is not Kind.CONTROL or not only_truncate:
+                raise pyfuse3.FUSEError(errno.EROFS)  # `> t.mirror` truncates first: fine, the write decides
+            self._check_writer(ctx)
+            return self._attrs(path, entry)
+
+    async def _refresh_now(self) -> None:
+        """Show what a control write changed on the server at once (the mirror file appears or goes)."""
+        if self.refresher is not None:
+            await self.refresher.refresh()
 
     # ---- invalidation after a refresh ----------------------------------------------------------------
     async def invalidate(self, changed: list) -> None:
@@ -219,7 +312,7 @@ class Operations(pyfuse3.Operations):
         parent = node.path.rpartition("/")[0] or "/"
         return layout.node_names(parent, node.name, is_task=node.is_task, state=node.state,
                                  suspended=node.suspended, task_files=node.files,
-                                 has_children=bool(node.children))
+                                 has_children=bool(node.children), mirrored=bool(node.mirror))
 
 
 def invalidate_inodes(inodes) -> None:
@@ -235,6 +328,21 @@ async def invalidate_attrs(inode) -> None:
     await trio.to_thread.run_sync(invalidate_inodes, [inode])
 
 
+class ControlWrite:
+    """What a writer has written to a control file so far (a write always replaces the whole file)."""
+
+    def __init__(self, node: str):
+        self.node = node
+        self.data = b""
+        self.written = False
+        self.applied = False
+
+    def add(self, off: int, buf: bytes) -> None:
+        self.data = self.data[:off].ljust(off, b"\0") + buf
+        self.written = True
+        self.applied = False
+
+
 class errors:
     """Map the Vfs's exceptions to errno, in one place."""
 
@@ -245,10 +353,13 @@ class errors:
         if exc is None or isinstance(exc, pyfuse3.FUSEError):
             return False
         code = {NotFound: errno.ENOENT, NotADir: errno.ENOTDIR, IsADirectoryError: errno.EISDIR,
-                ServerUnavailable: errno.EIO}.get(typ)
+                ServerUnavailable: errno.EIO, InvalidControl: errno.EINVAL, MirrorLineError: errno.EINVAL,
+                NotProvided: errno.ENOENT}.get(typ)
         if code is None:
             log.exception("unexpected error", exc_info=(typ, exc, tb))
             code = errno.EIO
         elif code == errno.EIO:
             log.info("%s", exc)
+        else:
+            log.debug("%s: %s", errno.errorcode[code], exc)
         raise pyfuse3.FUSEError(code) from None

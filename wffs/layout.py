@@ -24,11 +24,15 @@ CODE_STATES = {code: state for state, code in STATE_CODES.items()}
 
 SERVER_DIR = ".server"
 #: Files under MNT/.server/, in listing order.
-SERVER_FILES = ("status", "log", "stats", "zombies", "suites.def")
+SERVER_FILES = ("status", "log", "stats", "zombies", "suites.def", "mirrors")
+#: Server files rendered by wffs itself (no server call).
+LOCAL_SERVER_FILES = ("status", "mirrors")
 
 #: Server-provided files of a task, in listing order (the status file and .att come first).
 TASK_FILE_KINDS = ("ecf", "job", "out", "man")
 ATT = "att"
+#: Control files: written to act on the server, read for their live status.
+MIRROR = "mirror"
 
 
 class Kind(enum.Enum):
@@ -39,6 +43,7 @@ class Kind(enum.Enum):
     ATT = "att"
     TASK_FILE = "task_file"  # .ecf .job .out .man
     SERVER_FILE = "server_file"
+    CONTROL = "control"  # <task>.mirror
 
 
 @dataclass(frozen=True)
@@ -89,12 +94,13 @@ def node_names(
     suspended: bool,
     task_files: Iterable[str] = (),
     has_children: bool = False,
+    mirrored: bool = False,
 ) -> list[Name]:
     """The entries one node contributes to its parent directory.
 
     Suites and families: a directory, a status file and `.att`.  Tasks (and aliases): a status file,
     `.att`, the server-provided files that exist (`task_files`, a subset of TASK_FILE_KINDS) and, only
-    when the task has aliases, a directory of them.
+    when the task has aliases, a directory of them; a mirrored task also its `.mirror` control file.
     """
     path = child_path(parent, name)
     code = status_code(state, suspended)
@@ -106,6 +112,8 @@ def node_names(
     if is_task:
         present = set(task_files)
         names.extend(Name(f"{name}.{k}", Kind.TASK_FILE, path, k) for k in TASK_FILE_KINDS if k in present)
+        if mirrored:
+            names.append(Name(f"{name}.{MIRROR}", Kind.CONTROL, path, MIRROR))
     return names
 
 
@@ -120,5 +128,6 @@ def directory_names(children: Iterable, *, root: bool = False) -> list[Name]:
     for c in children:
         parent = c.path.rpartition("/")[0] or "/"
         names.extend(node_names(parent, c.name, is_task=c.is_task, state=c.state, suspended=c.suspended,
-                                task_files=c.files, has_children=bool(c.children)))
+                                task_files=c.files, has_children=bool(c.children),
+                                mirrored=bool(getattr(c, "mirror", None))))
     return names

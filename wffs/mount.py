@@ -9,6 +9,7 @@ import pyfuse3
 import trio
 
 from wffs.fuse_ops import CACHE_SECONDS, Operations
+from wffs.mirrors import Mirrors
 from wffs.refresher import Refresher
 from wffs.vfs import Vfs
 
@@ -24,11 +25,38 @@ def fuse_options(extra, fsname: str) -> set:
     return options
 
 
-def serve(backend, mountpoint: str, *, refresh: float, options, on_ready=None) -> None:
+class Remotes:
+    """One backend per remote server that mirrors follow, shared by the mirrors of that server."""
+
+    def __init__(self, make_backend):
+        self.make_backend = make_backend
+        self.backends = {}
+
+    def __call__(self, resolved):
+        key = (resolved.remote_host, resolved.remote_port, resolved.ssl, resolved.remote_auth)
+        if key not in self.backends:
+            self.backends[key] = self.make_backend(resolved)
+        return self.backends[key]
+
+    async def close(self):
+        for backend in self.backends.values():
+            await backend.close()
+
+
+def serve(backend, mountpoint: str, *, refresh: float, options, make_remote, read_only: bool = False,
+          on_ready=None) -> None:
     """Mount, serve and always unmount; returns when unmounted or on SIGINT/SIGTERM/SIGHUP."""
     vfs = Vfs(backend, refresh=refresh)
-    ops = Operations(vfs, refresh=refresh)
-    ops.refresher = Refresher(vfs, ops.invalidate, interval=refresh, idle_after=CACHE_SECONDS + refresh)
+    ops = Operations(vfs, refresh=refresh, read_only=read_only)
+    remotes = Remotes(make_remote)
+
+    async def on_change(changed):
+        await ops.invalidate(changed)
+        vfs.mirrors.follow_snapshot()
+
+    ops.refresher = Refresher(vfs, on_change, interval=refresh, idle_after=CACHE_SECONDS + refresh)
+    # a mirror compares with a fresh local view before it writes, so it never writes twice
+    vfs.mirrors = Mirrors(backend, lambda: vfs.snapshot, remotes, ops.refresher.refresh)
 
     async def main():
         await ops.refresher.refresh()  # the first view, before anyone can look
@@ -36,6 +64,7 @@ def serve(backend, mountpoint: str, *, refresh: float, options, on_ready=None) -
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(ops.refresher.run)
+                nursery.start_soon(vfs.mirrors.run)
                 nursery.start_soon(stop_on_signal, nursery.cancel_scope)
                 if on_ready:
                     on_ready()
@@ -43,6 +72,7 @@ def serve(backend, mountpoint: str, *, refresh: float, options, on_ready=None) -
                 nursery.cancel_scope.cancel()  # unmounted from outside
         finally:
             with trio.CancelScope(shield=True):
+                await remotes.close()
                 await backend.close()
 
     try:

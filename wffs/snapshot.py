@@ -32,6 +32,8 @@ class NodeInfo:
     att: bytes = b""
     children: tuple = ()
     files: Mapping[str, FileStat] = field(default_factory=dict)
+    values: Mapping = field(default_factory=dict)  # labels, meters, events: what a mirror copies
+    mirror: Optional[str] = None  # the stored mirror line, for a mirrored task
 
     @property
     def name(self) -> str:
@@ -46,7 +48,7 @@ class NodeInfo:
         files = {k: FileStat(size, mtime) for k, (size, mtime) in rec.get("files", {}).items()}
         return cls(path=rec["path"], kind=rec["kind"], state=rec["state"], suspended=rec["suspended"],
                    since=rec["since"], att=rec["att"], children=tuple(rec["children"]),
-                   files=MappingProxyType(files))
+                   files=MappingProxyType(files), values=rec.get("values", {}), mirror=rec.get("mirror"))
 
 
 ROOT = NodeInfo(path="/", kind="server", state="unknown")

@@ -30,6 +30,10 @@ class NotFound(Exception):
     """No such entry (ENOENT)."""
 
 
+class InvalidControl(Exception):
+    """A control-file write that makes no sense here (EINVAL), e.g. a .mirror for a family."""
+
+
 class NotADir(Exception):
     """A path component is a file (ENOTDIR)."""
 
@@ -85,6 +89,7 @@ class Vfs:
         self.backend = backend
         self.snapshot = Snapshot()
         self.status = ServerStatus(backend.name)
+        self.mirrors = None  # set by the mount when the server's mirrors are driven
         self.refresh = refresh
         self._indexes = cachetools.LRUCache(maxsize=4096)
         self._contents = cachetools.LRUCache(maxsize=cache_bytes, getsizeof=len)
@@ -123,9 +128,12 @@ class Vfs:
         node = self.snapshot.node(name.node)
         if name.kind is Kind.DIR:
             return Entry(name.name, name.kind, name.node, name.file, 0, node.since if node else 0.0)
-        if name.kind is Kind.SERVER_FILE and name.file == "status":  # rendered here: no server call
-            return Entry(name.name, name.kind, name.node, name.file, len(self.status.render(self.snapshot)),
+        if name.kind is Kind.SERVER_FILE and name.file in layout.LOCAL_SERVER_FILES:  # no server call
+            return Entry(name.name, name.kind, name.node, name.file, len(self.local_server_file(name.file)),
                          max(self.status.last_sync, self.status.last_error_time), volatile=True)
+        if name.kind is Kind.CONTROL:
+            return Entry(name.name, name.kind, name.node, name.file, len(self.control_content(name.node)),
+                         node.since, volatile=True)
         if name.kind is Kind.SERVER_FILE:
             cached = self._server_files.get(name.file)
             size = len(cached[0]) if cached else None
@@ -174,6 +182,8 @@ class Vfs:
             return layout.status_text(node.state, node.suspended)
         if entry.kind is Kind.ATT:
             return node.att
+        if entry.kind is Kind.CONTROL:
+            return self.control_content(node.path)
         if entry.file not in node.files:
             raise NotFound(entry.name)
         key = self._content_key(node, entry.file)
@@ -187,8 +197,8 @@ class Vfs:
         return data
 
     async def _server_file(self, file_name: str) -> bytes:
-        if file_name == "status":
-            return self.status.render(self.snapshot)
+        if file_name in layout.LOCAL_SERVER_FILES:
+            return self.local_server_file(file_name)
         cached = self._server_files.get(file_name)
         if cached is None:
             try:
@@ -197,6 +207,27 @@ class Vfs:
                 raise NotFound(f"{file_name}: {e}") from None
             self._server_files[file_name] = cached
         return cached[0]
+
+    def local_server_file(self, file_name: str) -> bytes:
+        if file_name == "mirrors":
+            return self.mirrors.render_all() if self.mirrors else b""
+        return self.status.render(self.snapshot)
+
+    def control_content(self, node_path: str) -> bytes:
+        return self.mirrors.render(node_path) if self.mirrors else b""
+
+    def control_node(self, components: Sequence[str], file_name: str) -> str:
+        """The task a control file `<task>.mirror` in this directory stands for (it may not be listed yet)."""
+        stem, ext = layout.split_extension(file_name)
+        if ext != layout.MIRROR:
+            raise InvalidControl(f"{file_name}: not a control file")
+        path = layout.child_path(self.dir_node(components), stem)
+        node = self.snapshot.node(path) if components[:1] != (layout.SERVER_DIR,) else None
+        if node is None:
+            raise NotFound(path)
+        if not node.is_task or node.kind == "alias":
+            raise InvalidControl(f"{path} is a {node.kind}: only tasks can be mirrored")
+        return path
 
     # ---- refresh ---------------------------------------------------------------------------------
     async def refresh_once(self) -> list:

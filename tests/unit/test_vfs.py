@@ -56,7 +56,7 @@ def test_listings():
             "t3.que", "t3.att", "t3.ecf",
         ]
         assert names(vfs, ("s2",)) == []
-        assert names(vfs, (".server",)) == ["status", "log", "stats", "zombies", "suites.def"]
+        assert names(vfs, (".server",)) == ["status", "log", "stats", "zombies", "suites.def", "mirrors"]
         kinds = {e.name: e.kind for e in vfs.listdir(("s", "f"))}
         assert kinds["t2"] is Kind.DIR and kinds["t2.sus"] is Kind.STATUS and kinds["t1.att"] is Kind.ATT
         assert kinds["t1.out"] is Kind.TASK_FILE

@@ -11,12 +11,17 @@ FULL_SYNC_TIMEOUT = 60.0
 
 
 class EcflowBackend:
-    def __init__(self, host: str, port: int, *, timeout: float = 5.0, max_file_size: int = 64 << 20):
+    def __init__(self, host: str, port: int, *, timeout: float = 5.0, max_file_size: int = 64 << 20,
+                 ssl: bool = False, auth: Optional[str] = None):
         self.name = f"{host}:{port}"
         self.host, self.port = host, port
         self.timeout = timeout
-        self.worker = WorkerProcess("wffs.backend.ecflow_worker", [host, str(port), str(max_file_size)],
-                                    timeout, self.name)
+        args = [host, str(port), "--max-file-size", str(max_file_size)]
+        if ssl:
+            args.append("--ssl")
+        if auth:
+            args += ["--auth", auth]  # a path: the worker reads the password, nobody else sees it
+        self.worker = WorkerProcess("wffs.backend.ecflow_worker", args, timeout, self.name)
         self._synced_with = 0  # the worker start that the last delta came from
 
     async def changes(self) -> Optional[dict]:
@@ -31,6 +36,25 @@ class EcflowBackend:
 
     async def server_file(self, name: str) -> bytes:
         return await self.worker.call("server_file", name)
+
+    # ---- what a mirror needs: the remote's node, and the few writes on the local server -------------
+    async def node_state(self, path: str) -> dict:
+        return await self.worker.call("node_state", path)
+
+    async def variables(self, path: str) -> dict:
+        return await self.worker.call("variables", path)
+
+    async def set_mirror(self, path: str, line: str) -> None:
+        await self.worker.call("set_mirror", path, line)
+
+    async def clear_mirror(self, path: str) -> None:
+        await self.worker.call("clear_mirror", path)
+
+    async def set_state(self, path: str, state: str) -> None:
+        await self.worker.call("set_state", path, state)
+
+    async def set_values(self, path: str, labels: dict, meters: dict, events: dict) -> None:
+        await self.worker.call("set_values", path, labels, meters, events)
 
     async def close(self) -> None:
         await self.worker.stop()

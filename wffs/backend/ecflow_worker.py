@@ -11,16 +11,19 @@ wffs.backend.protocol on stdin/stdout.
 
 from __future__ import annotations
 
+import argparse
 import calendar
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import time
+from typing import Optional
 
 import ecflow
 
-from wffs.backend import ecflow_att, protocol
+from wffs.backend import credentials, ecflow_att, protocol
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
 ALL_LINES = "100000000"
@@ -82,12 +85,31 @@ def children_of(node) -> list:
     return []
 
 
+def use_credentials(client, auth_file: str) -> str:
+    """Log in with the user and password of a JSON file; '' when set, else why not (never the password)."""
+    try:
+        with open(os.path.expanduser(auth_file)) as f:
+            creds = json.load(f)
+        user, password = creds["user"], creds["password"]
+    except OSError as e:
+        return f"auth file {auth_file}: {e.strerror}"
+    except (ValueError, KeyError, TypeError):
+        return f"auth file {auth_file}: not JSON with \"user\" and \"password\""
+    return credentials.apply(client, user, password)
+
+
 class EcflowSession:
     """One client, one cached definition, and what the last delta reported per node."""
 
-    def __init__(self, host: str, port: int, max_file_size: int):
+    def __init__(self, host: str, port: int, max_file_size: int, *, ssl: bool = False,
+                 auth: Optional[str] = None):
         self.host, self.port = host, port
+        self.auth_error = ""
         self.client = ecflow.Client(host, str(port))
+        if ssl:
+            self.client.enable_ssl()
+        if auth:
+            self.auth_error = use_credentials(self.client, auth)
         self.client.set_connection_attempts(1)
         self.client.set_retry_connection_period(0)
         self.client.set_auto_sync(False)
@@ -102,6 +124,8 @@ class EcflowSession:
 
     # ---- server calls -------------------------------------------------------------------------
     def call(self, fn, *args):
+        if self.auth_error:
+            raise Unavailable(self.auth_error)
         try:
             return fn(*args)
         except RuntimeError as e:
@@ -359,10 +383,17 @@ def serve(session, requests, answers) -> None:
 
 
 def main(argv=None) -> int:
-    host, port, max_file_size = (argv or sys.argv[1:])[:3]
+    parser = argparse.ArgumentParser(prog="wffs.backend.ecflow_worker")
+    parser.add_argument("host")
+    parser.add_argument("port", type=int)
+    parser.add_argument("--max-file-size", type=int, default=64 << 20)
+    parser.add_argument("--ssl", action="store_true")
+    parser.add_argument("--auth", help="JSON file with user and password")
+    args = parser.parse_args(argv)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the binding prints goes to stderr, never into the protocol stream
-    serve(EcflowSession(host, int(port), int(max_file_size)), sys.stdin.buffer, answers)
+    session = EcflowSession(args.host, args.port, args.max_file_size, ssl=args.ssl, auth=args.auth)
+    serve(session, sys.stdin.buffer, answers)
     return 0
 
 

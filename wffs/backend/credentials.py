@@ -1,0 +1,36 @@
+"""Log an ecFlow client in as a user with a password (runs in the worker process only).
+
+ecFlow 5 clients read passwords from a "custom password" file named by $ECF_CUSTOM_PASSWD, one line
+per server: `user host port password` under a version header.  The worker writes such a file,
+readable by its owner only, in a private temporary directory that is removed when the worker exits,
+and points its own environment at it; the password never leaves the worker.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+import ecflow
+
+
+def password_file_text(user: str, host: str, port: int, password: str) -> str:
+    return f"{ecflow.Client().version()}\n{user} {host} {port} {password}\n"
+
+
+def apply(client, user: str, password: str) -> str:
+    """Use these credentials for every later call of `client`; '' on success, else why not."""
+    if not user or any(c.isspace() for c in user + password):
+        return "auth file: user and password must be non-empty words"
+    private = tempfile.mkdtemp(prefix="wffs-auth-")
+    atexit.register(shutil.rmtree, private, True)
+    path = os.path.join(private, "custom_passwd")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(password_file_text(user, client.get_host(), int(client.get_port()), password))
+    os.environ["ECF_CUSTOM_PASSWD"] = path
+    os.environ["ECF_USER"] = user
+    client.set_user_name(user)
+    return ""
