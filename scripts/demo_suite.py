@@ -91,7 +91,7 @@ exit 0
 # ---------------------------------------------------------------- task scripts
 
 
-def _script(body: str, manual: str = "") -> str:
+def script(body: str, manual: str = "") -> str:
     """A task script: head, optional manual section, body, tail."""
     parts = ["%include <head.h>\n"]
     if manual:
@@ -103,18 +103,18 @@ def _script(body: str, manual: str = "") -> str:
 
 # NB: '%' starts an ecFlow variable in a script; a literal one is written '%%'.
 SCRIPTS: Dict[str, str] = {
-    "ok/t1": _script(
+    "ok/t1": script(
         'echo "t1: hello"\necflow_client --label=info "hello from t1"\n',
         manual="t1 sets the label 'info'.\nNothing can go wrong here; if it does, rerun it.",
     ),
-    "ok/t2": _script(
+    "ok/t2": script(
         "for i in $(seq 1 10); do\n"
         "    ecflow_client --meter=progress $i\n"
         "done\n"
         "ecflow_client --event=done\n"
     ),
-    "ok/t3": _script('echo "t3: nothing to do"\nuname -a\n'),
-    "fail/crash": _script(
+    "ok/t3": script('echo "t3: nothing to do"\nuname -a\n'),
+    "fail/crash": script(
         'echo "crash: writing results to /data/demo/out.grib"\n'
         f'echo "{ABORT_LINE} while writing /data/demo/out.grib"\n'
         "exit 1\n",
@@ -123,7 +123,7 @@ SCRIPTS: Dict[str, str] = {
     ),
     # Stays active until its stop file appears (then completes), its ECF_HOME
     # disappears, or its server is gone; EcflowServer.stop() kills it anyway.
-    "run/active": _script(
+    "run/active": script(
         "stop_file=%ECF_HOME%/%ECF_NAME%.stop\n"
         "n=0\n"
         'while [ -d %ECF_HOME% ] && [ ! -e "$stop_file" ]; do\n'
@@ -140,14 +140,14 @@ SCRIPTS: Dict[str, str] = {
         'echo "active: done"\n',
         manual="active runs until the file active.stop appears next to its job output.",
     ),
-    "hold/paused": _script('echo "paused: resumed and ran"\n'),
-    "deps/after_ok": _script('echo "after_ok: t1 is complete"\n'),
-    "deps/never": _script('echo "never: the trigger became true?"\n'),
-    "deps/timed": _script('echo "timed: it is 1.1.2099"\n'),
-    "loop/step": _script('echo "step: iteration %I%"\n'),
-    "out/huge": _script(f"seq 1 {BIG_LINES} | sed 's/^/line /'\n"),
-    "out/binary": _script("printf 'before\\n\\xff\\xfe bad bytes\\n after\\n'\n"),
-    "out/t.v2": _script('echo "t.v2: a task name with a dot"\n'),
+    "hold/paused": script('echo "paused: resumed and ran"\n'),
+    "deps/after_ok": script('echo "after_ok: t1 is complete"\n'),
+    "deps/never": script('echo "never: the trigger became true?"\n'),
+    "deps/timed": script('echo "timed: it is 1.1.2099"\n'),
+    "loop/step": script('echo "step: iteration %I%"\n'),
+    "out/huge": script(f"seq 1 {BIG_LINES} | sed 's/^/line /'\n"),
+    "out/binary": script("printf 'before\\n\\xff\\xfe bad bytes\\n after\\n'\n"),
+    "out/t.v2": script('echo "t.v2: a task name with a dot"\n'),
 }
 
 

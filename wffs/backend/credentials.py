@@ -1,7 +1,8 @@
 """Log an ecFlow client in as a user with a password (runs in the worker process only).
 
-ecFlow 5 clients read passwords from a "custom password" file named by $ECF_CUSTOM_PASSWD, one line
-per server: `user host port password` under a version header.  The worker writes such a file,
+ecFlow 5.9 clients have no password option: they read passwords from a "custom password" file named by
+$ECF_CUSTOM_PASSWD, one line per server, `user host port password`, under a version header; the user
+name comes from Client.set_user_name.  The worker writes such a file,
 readable by its owner only, in a private temporary directory that is removed when the worker exits,
 and points its own environment at it; the password never leaves the worker.
 """
@@ -13,11 +14,13 @@ import os
 import shutil
 import tempfile
 
-import ecflow
+
+#: The oldest password-file version ecFlow 5 reads; the format has not changed since.
+FILE_VERSION = "4.5.0"
 
 
 def password_file_text(user: str, host: str, port: int, password: str) -> str:
-    return f"{ecflow.Client().version()}\n{user} {host} {port} {password}\n"
+    return f"{FILE_VERSION}\n{user} {host} {port} {password}\n"
 
 
 def apply(client, user: str, password: str) -> str:

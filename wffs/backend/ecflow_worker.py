@@ -45,6 +45,12 @@ class Missing(Exception):
     """The server has no such file for the node."""
 
 
+def one_line(text: str, limit: int = 300) -> str:
+    """An ecFlow error message on one line, for status files and logs."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_time(text: str) -> float:
     """ecFlow prints boost times ('2026-Nov-25 23:40:01', UTC); 0.0 when unknown."""
     try:
@@ -90,11 +96,14 @@ def use_credentials(client, auth_file: str) -> str:
     try:
         with open(os.path.expanduser(auth_file)) as f:
             creds = json.load(f)
-        user, password = creds["user"], creds["password"]
+        user = creds.get("username", creds.get("user"))  # ecFlow's own files say "username"
+        password = creds["password"]
+        if not isinstance(user, str) or not isinstance(password, str):
+            raise TypeError
     except OSError as e:
         return f"auth file {auth_file}: {e.strerror}"
-    except (ValueError, KeyError, TypeError):
-        return f"auth file {auth_file}: not JSON with \"user\" and \"password\""
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return f"auth file {auth_file}: not JSON with \"username\" (or \"user\") and \"password\""
     return credentials.apply(client, user, password)
 
 
@@ -104,12 +113,10 @@ class EcflowSession:
     def __init__(self, host: str, port: int, max_file_size: int, *, ssl: bool = False,
                  auth: Optional[str] = None):
         self.host, self.port = host, port
-        self.auth_error = ""
+        self.auth_file = auth  # read when first needed, again after a failure (the user may fix it)
+        self.logged_in = not auth
+        self.ssl = ssl
         self.client = ecflow.Client(host, str(port))
-        if ssl:
-            self.client.enable_ssl()
-        if auth:
-            self.auth_error = use_credentials(self.client, auth)
         self.client.set_connection_attempts(1)
         self.client.set_retry_connection_period(0)
         self.client.set_auto_sync(False)
@@ -123,16 +130,29 @@ class EcflowSession:
         self.version = ""
 
     # ---- server calls -------------------------------------------------------------------------
+    def prepare(self) -> None:
+        """SSL and credentials, checked before the first call and after every failure of theirs."""
+        if self.ssl:
+            try:
+                self.client.enable_ssl()  # raises at once when the certificate is missing
+            except RuntimeError as e:
+                raise Unavailable(f"ssl: {one_line(str(e))}") from None
+            self.ssl = False
+        if not self.logged_in:
+            error = use_credentials(self.client, self.auth_file)
+            if error:
+                raise Unavailable(error)
+            self.logged_in = True
+
     def call(self, fn, *args):
-        if self.auth_error:
-            raise Unavailable(self.auth_error)
+        self.prepare()
         try:
             return fn(*args)
         except RuntimeError as e:
             text = str(e)
             if "not exist" in text or "Could not find" in text or "no such" in text.lower():
                 raise Missing(text.strip()) from None
-            raise Unavailable(text.strip().splitlines()[0] if text.strip() else "server error") from None
+            raise Unavailable(one_line(text) or "server error") from None
 
     def op_ping(self):
         self.call(self.client.ping)
