@@ -345,3 +345,75 @@ def test_read_only_mount_refuses_mirror_writes(mirrored, tmp_path):
         assert write_line(ro.path / "s/f/Dependent.mirror", HOWTO_MIRROR_LINE) == errno.EROFS
         assert run(["rm", str(ro.path / "s/f/Task.mirror")]).returncode != 0
         assert "Task.mirror" in os.listdir(ro.path / "s/f")
+
+
+@pytest.fixture
+def guarded_remote(tmp_path):
+    """A remote that checks the password of user `ops` (ecFlow 5.9's custom password file)."""
+    import socket
+
+    import ecflow
+
+    from wffs.devserver import free_port
+
+    home = tmp_path / "guarded"
+    home.mkdir()
+    port = free_port()
+    (home / f"{socket.gethostname()}.{port}.ecf.custom_passwd").write_text(
+        f"4.5.0\nops {socket.gethostname()} {port} s3cr3t-Pa55\n")
+    server = EcflowServer(home, port)
+    server.start()
+    defs = ecflow.Defs()
+    suite = defs.add_suite("s1")
+    suite.add_variable("ECF_DUMMY_TASK", "")
+    suite.add_family("f1").add_task("t1")
+    try:
+        client = server.client()
+        client.load(defs)
+        client.begin_suite("s1")
+        yield server
+    finally:
+        server.stop()
+
+
+def test_remote_with_a_password(tmp_path, guarded_remote):
+    import ecflow
+
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps({"username": "ops", "password": "s3cr3t-Pa55"}))
+    bad.write_text(json.dumps({"username": "ops", "password": "wrong-Pa55"}))
+    local = EcflowServer(tmp_path / "local")
+    local.start()
+    try:
+        defs = ecflow.Defs()
+        suite = defs.add_suite("s")
+        suite.add_variable("ECF_DUMMY_TASK", "")
+        family = suite.add_family("f")
+        for name in ("Right", "Wrong", "Missing", "Ssl"):
+            family.add_task(name)
+        local.client().load(defs)
+        local.client().begin_suite("s")
+        with Mount.start(local.port, tmp_path / "mnt", "--timeout", "3") as mount:
+            line = f"mirror --name A --remote_path /s1/f1/t1 --remote_port {guarded_remote.port} --polling 1"
+            f = mount.path / "s/f"
+            assert write_line(f / "Right.mirror", f"{line} --remote_auth {good}") == 0
+            assert write_line(f / "Wrong.mirror", f"{line} --auth {bad}") == 0
+            assert write_line(f / "Missing.mirror", f"{line} --remote_auth {tmp_path}/nowhere.json") == 0
+            assert write_line(f / "Ssl.mirror", f"{line} --ssl --remote_auth {good}") == 0  # a plain server
+            guarded_remote.cli("--force=complete", "/s1/f1/t1")
+            assert wait_until(lambda: state_of(local, "/s/f/Right") == "complete", POLLING + SLACK + 2)
+            assert wait_until(lambda: "status error" in (f / "Wrong.mirror").read_text(), POLLING + SLACK)
+            assert "authentication failed" in (f / "Wrong.mirror").read_text()
+            assert "nowhere.json: No such file or directory" in (f / "Missing.mirror").read_text()
+            assert wait_until(lambda: "status error" in (f / "Ssl.mirror").read_text(), POLLING + SLACK)
+            assert "ssl" in (f / "Ssl.mirror").read_text().split("last_error")[1]
+            assert state_of(local, "/s/f/Wrong") == "queued" and state_of(local, "/s/f/Ssl") == "queued"
+            assert "status ok" in (f / "Right.mirror").read_text()
+            everything = b"".join(p.read_bytes() for p in mount.path.rglob("*") if p.is_file())
+            ps = run(["ps", "-eo", "args"]).stdout
+            log = mount.log_text().encode()
+            for secret in (b"s3cr3t-Pa55", b"wrong-Pa55"):
+                assert secret not in everything and secret not in ps and secret not in log
+            assert str(good).encode() in (f / "Right.mirror").read_bytes()  # the file, never its content
+    finally:
+        local.stop()

@@ -69,13 +69,16 @@ class WorkerProcess:
         if self.proc is None:
             await self._start()
         answer = None
-        with trio.move_on_after(limit):
-            try:
+        try:
+            with trio.move_on_after(limit):
                 await self.proc.stdin.send_all(protocol.encode((op, args)))
                 answer = await self._receive()
-            except (trio.BrokenResourceError, trio.ClosedResourceError, EOFError):
-                await self.stop()
-                raise ServerUnavailable(f"{self.label}: worker died during {op}") from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError, EOFError):
+            await self.stop()
+            raise ServerUnavailable(f"{self.label}: worker died during {op}") from None
+        except BaseException:  # cancelled from outside: its late answer must not answer the next call
+            self._abandon()
+            raise
         if answer is None:
             log.warning("%s: %s got no answer in %.1f s; restarting its worker", self.label, op, limit)
             await self.stop()
@@ -90,6 +93,12 @@ class WorkerProcess:
             log.error("%s: worker error in %s: %s", self.label, op, text)
         raise ServerUnavailable(f"{self.label}: {text}")
 
+    def _abandon(self) -> None:
+        """Forget a worker whose pipe holds a request without its answer (kill it without waiting)."""
+        proc, self.proc = self.proc, None
+        if proc is not None and proc.returncode is None:
+            proc.kill()
+            trio.lowlevel.spawn_system_task(proc.wait)  # reap it
     async def _receive(self):
         while True:
             try:
