@@ -417,3 +417,31 @@ def test_remote_with_a_password(tmp_path, guarded_remote):
             assert str(good).encode() in (f / "Right.mirror").read_bytes()  # the file, never its content
     finally:
         local.stop()
+
+
+def test_only_the_owner_writes_control_files_under_allow_other(mirrored):
+    """Other users read an allow_other mount but cannot write its control files (EACCES)."""
+    import tempfile
+
+    local, _mount = mirrored
+    mnt = tempfile.mkdtemp(prefix="wffs-shared-", dir="/tmp")
+    os.chmod(mnt, 0o755)
+    try:
+        from pathlib import Path
+
+        with Mount.start(local.port, Path(mnt) / "mnt", "-o", "allow_other") as shared:
+            os.chmod(shared.path.parent, 0o755)
+            nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+            read = run(nobody + ["cat", str(shared.path / "s/f/Task.mirror")])
+            assert read.returncode == 0 and read.stdout.startswith(b"mirror --name A")
+            before = defs_text(local)
+            write = run(nobody + ["sh", "-c", f'echo off > {shared.path}/s/f/Task.mirror'])
+            assert write.returncode != 0 and b"Permission denied" in write.stderr
+            remove = run(nobody + ["rm", "-f", str(shared.path / "s/f/Task.mirror")])
+            assert remove.returncode != 0
+            assert defs_text(local) == before
+            assert "Task.mirror" in os.listdir(shared.path / "s/f")
+    finally:
+        import shutil
+
+        shutil.rmtree(mnt, ignore_errors=True)
