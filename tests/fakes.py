@@ -175,3 +175,96 @@ class FakeBackend:
 
     async def close(self) -> None:
         self.closed = True
+
+
+# ---- mirrors: the local server's few mirror operations, and a remote that only answers node_state -----
+class FakeMirrorLocal:
+    """The local server as wffs.mirrors.Mirrors drives it: tasks with a state, labels/meters/events, own
+    variables and a stored mirror line.  Every call is recorded in `calls` as (op, *args); writes really
+    change the tasks, so snapshot() (a wffs.snapshot.Snapshot built with Snapshot().apply) shows them."""
+
+    def __init__(self, name: str = "local:3141"):
+        self.name = name
+        self.tasks: dict[str, dict] = {}
+        self.server_variables: dict[str, str] = {}  # seen by every task, after its own variables
+        self.calls: list[tuple] = []
+        self.down = False  # while True every call raises ServerUnavailable
+
+    def add(self, path: str, state: str = "queued", *, labels: Optional[dict] = None,
+            meters: Optional[dict] = None, events: Optional[dict] = None, variables: Optional[dict] = None,
+            mirror: Optional[str] = None) -> str:
+        self.tasks[path] = {"state": state, "labels": dict(labels or {}), "meters": dict(meters or {}),
+                            "events": dict(events or {}), "variables": dict(variables or {}), "mirror": mirror}
+        return path
+
+    def record(self, path: str) -> dict:
+        t = self.tasks[path]
+        return {"path": path, "kind": "task", "state": t["state"], "suspended": False, "since": 0.0,
+                "att": b"", "children": (), "files": {},
+                "values": {k: dict(t[k]) for k in ("labels", "meters", "events")}, "mirror": t["mirror"]}
+
+    def snapshot(self):
+        from wffs.snapshot import Snapshot
+        delta = {"full": True, "records": [self.record(p) for p in self.tasks], "removed": [],
+                 "server": {"state": "RUNNING", "version": "fake", "suites": []}}
+        return Snapshot().apply(delta)[0]
+
+    def writes(self) -> list[tuple]:
+        """The calls that change the server (everything but variables)."""
+        return [c for c in self.calls if c[0] != "variables"]
+
+    async def _call(self, *call) -> dict:
+        import trio
+        self.calls.append(call)
+        await trio.lowlevel.checkpoint()
+        if self.down:
+            raise ServerUnavailable(f"{self.name}: connection refused")
+        path = call[1]
+        if path not in self.tasks:
+            raise NotProvided(f"no node {path} on {self.name}")
+        return self.tasks[path]
+
+    async def variables(self, path: str) -> dict:
+        task = await self._call("variables", path)
+        return {**self.server_variables, **task["variables"]}
+
+    async def set_mirror(self, path: str, line: str) -> None:
+        (await self._call("set_mirror", path, line))["mirror"] = line
+
+    async def clear_mirror(self, path: str) -> None:
+        (await self._call("clear_mirror", path))["mirror"] = None
+
+    async def set_state(self, path: str, state: str) -> None:
+        (await self._call("set_state", path, state))["state"] = state
+
+    async def set_values(self, path: str, labels: dict, meters: dict, events: dict) -> None:
+        task = await self._call("set_values", path, dict(labels), dict(meters), dict(events))
+        for kind, changes in (("labels", labels), ("meters", meters), ("events", events)):
+            task[kind].update(changes)
+
+
+class FakeRemote:
+    """A remote server as a mirror polls it: node_state(path) -> {'state', 'labels', 'meters', 'events'}."""
+
+    def __init__(self, name: str = "remote:3141"):
+        self.name = name
+        self.nodes: dict[str, dict] = {}
+        self.calls: list[tuple] = []
+        self.down = False  # while True node_state raises ServerUnavailable
+
+    def add(self, path: str, state: str = "queued", *, labels: Optional[dict] = None,
+            meters: Optional[dict] = None, events: Optional[dict] = None) -> str:
+        self.nodes[path] = {"state": state, "labels": dict(labels or {}), "meters": dict(meters or {}),
+                            "events": dict(events or {})}
+        return path
+
+    async def node_state(self, path: str) -> dict:
+        import trio  # a real answer comes over a pipe: let other tasks run meanwhile
+        self.calls.append(("node_state", path))
+        await trio.lowlevel.checkpoint()
+        if self.down:
+            raise ServerUnavailable(f"{self.name}: connection refused")
+        if path not in self.nodes:
+            raise NotProvided(f"no node {path} on {self.name}")
+        n = self.nodes[path]
+        return {"state": n["state"], **{k: dict(n[k]) for k in ("labels", "meters", "events")}}

@@ -247,7 +247,6 @@ class Operations(pyfuse3.Operations):
         pending.applied = True
         with errors():
             await self.vfs.mirrors.write(pending.node, pending.data.decode("utf-8", "replace"))
-        await self._refresh_now()
 
     async def release(self, fh):
         self._files.pop(fh, None)
@@ -263,7 +262,6 @@ class Operations(pyfuse3.Operations):
                 raise pyfuse3.FUSEError(errno.EROFS)
             self._check_writer(ctx)
             await self.vfs.mirrors.clear(entry.node)
-        await self._refresh_now()
 
     async def setattr(self, inode, attr, fields, fh, ctx):
         with errors():
@@ -275,11 +273,6 @@ class Operations(pyfuse3.Operations):
                 raise pyfuse3.FUSEError(errno.EROFS)  # `> t.mirror` truncates first: fine, the write decides
             self._check_writer(ctx)
             return self._attrs(path, entry)
-
-    async def _refresh_now(self) -> None:
-        """Show what a control write changed on the server at once (the mirror file appears or goes)."""
-        if self.refresher is not None:
-            await self.refresher.refresh()
 
     # ---- invalidation after a refresh ----------------------------------------------------------------
     async def invalidate(self, changed: list) -> None:

@@ -111,6 +111,8 @@ def parse(text: str) -> MirrorSpec:
         word = words[i]
         option, eq, inline = word.partition("=")
         if option in FLAG_OPTIONS and not eq:
+            if FLAG_OPTIONS[option] in values:
+                raise MirrorLineError(f"{option} given twice")
             values[FLAG_OPTIONS[option]] = True
             i += 1
             continue
@@ -178,16 +180,6 @@ def check_polling(polling: str) -> int:
 def check_host(host: str) -> None:
     if not host or not re.fullmatch(r"[A-Za-z0-9_.:\[\]-]+", host):
         raise MirrorLineError(f"--remote_host {host!r}: not a host name or address")
-
-
-def variables_used(spec: MirrorSpec) -> set[str]:
-    """Every variable the spec needs to be resolved, defaults included."""
-    names = set(DEFAULT_VARIABLES.values())
-    for value in (spec.name, spec.remote_path, spec.remote_host, spec.remote_port, spec.polling,
-                  spec.remote_auth):
-        if value:
-            names.update(VARIABLE.findall(value))
-    return names
 
 
 def substitute(value: str, lookup: Callable[[str], Optional[str]]) -> str:

@@ -39,6 +39,7 @@ class MirrorStatus:
     last_polled: float = 0.0
     last_changed: float = 0.0
     last_error: str = ""
+    stopped: bool = False  # cleared or replaced: an unfinished poll must push nothing
 
     @property
     def remote(self) -> str:
@@ -110,7 +111,9 @@ class Mirrors:
         scope = self._scopes.pop(path, None)
         if scope is not None:
             scope.cancel()
-        self.status.pop(path, None)
+        status = self.status.pop(path, None)
+        if status is not None:
+            status.stopped = True
 
     # ---- control-file writes -------------------------------------------------------------------
     async def write(self, path: str, text: str) -> None:
@@ -127,15 +130,18 @@ class Mirrors:
             raise
         await self.local.set_mirror(path, spec.line())
         log.info("mirror %s: %s", path, spec.line())
-        if path in self._scopes:
-            self._stop(path)
-        if self._nursery is not None:
-            self._start(path, spec.line())
+        await self._follow_server()
 
     async def clear(self, path: str) -> None:
         await self.local.clear_mirror(path)
-        self._stop(path)
         log.info("mirror %s cleared", path)
+        await self._follow_server()
+
+    async def _follow_server(self) -> None:
+        """Loops start and stop from what the server holds: a fresh view, then follow_snapshot.  (Refreshes
+        are applied in the order they were asked for, so an older view can never undo this one.)"""
+        await self.refresh_local()
+        self.follow_snapshot()
 
     # ---- reading -------------------------------------------------------------------------------
     def render(self, path: str) -> bytes:
@@ -158,7 +164,10 @@ class Mirrors:
         with scope:
             delay = None
             while True:
-                delay = await self._poll_once(status, delay)
+                # a poll is bounded by the backends' timeouts: let it finish rather than cancel it
+                # half-way, which would cost a worker restart; a stopped mirror then pushes nothing
+                with trio.CancelScope(shield=True):
+                    delay = await self._poll_once(status, delay)
                 await trio.sleep(delay)
 
     async def _poll_once(self, status: MirrorStatus, delay: Optional[float]) -> float:
@@ -172,7 +181,7 @@ class Mirrors:
             status.last_polled = time.time()
             status.remote_state = remote["state"]
             await self.refresh_local()
-            if await self._push(status.path, remote):
+            if not status.stopped and await self._push(status.path, remote):
                 status.last_changed = time.time()
             status.status, status.last_error = "ok", ""
             return polling
