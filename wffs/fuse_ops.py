@@ -22,12 +22,10 @@ from wffs import layout
 from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.layout import Kind
 from wffs.mirror_line import MirrorLineError
-from wffs.vfs import Entry, InvalidControl, NotADir, NotFound, Vfs
+from wffs.vfs import CACHE_SECONDS, Entry, InvalidControl, NotADir, NotFound, Vfs
 
 log = logging.getLogger(__name__)
 
-#: Kernel cache time for entries that the refresher invalidates when they change.
-CACHE_SECONDS = 60.0
 
 
 class Inodes:
@@ -92,8 +90,9 @@ class Operations(pyfuse3.Operations):
             a.st_mode = stat.S_IFDIR | 0o555
             a.st_nlink = 2
             a.st_size = 0
-        else:
-            a.st_mode = stat.S_IFREG | 0o444
+        else:  # the owner may write control files; wffs itself checks every write (no default_permissions)
+            writable = entry.kind is Kind.CONTROL and not self.read_only
+            a.st_mode = stat.S_IFREG | (0o644 if writable else 0o444)
             a.st_nlink = 1
             a.st_size = entry.size or 0
         if entry.size is None:  # not measured: the kernel must ask again before using it
@@ -167,12 +166,13 @@ class Operations(pyfuse3.Operations):
             if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
                 return self._open_control(path, entry.kind, ctx)
             data = await self.vfs.content(entry)
-            if self._reported.get(inode, len(data)) != len(data):
+            resized = self._reported.get(inode, len(data)) != len(data)
+            if resized:  # the kernel holds an older size: read past it directly, and let it forget it
                 self._reported[inode] = len(data)
                 trio.lowlevel.spawn_system_task(invalidate_attrs, inode)
             fh = self._new_fh()
             self._files[fh] = data  # one consistent content for the life of this handle
-            return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile)
+            return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     async def read(self, fh, off, size):
         return self._files.get(fh, b"")[off:off + size]
@@ -343,8 +343,8 @@ class errors:
         return self
 
     def __exit__(self, typ, exc, tb):
-        if exc is None or isinstance(exc, pyfuse3.FUSEError):
-            return False
+        if exc is None or isinstance(exc, pyfuse3.FUSEError) or not isinstance(exc, Exception):
+            return False  # (trio.Cancelled and KeyboardInterrupt pass through)
         code = {NotFound: errno.ENOENT, NotADir: errno.ENOTDIR, IsADirectoryError: errno.EISDIR,
                 ServerUnavailable: errno.EIO, InvalidControl: errno.EINVAL, MirrorLineError: errno.EINVAL,
                 NotProvided: errno.ENOENT}.get(typ)

@@ -21,8 +21,8 @@ from wffs.mirror_line import MirrorLineError, Resolved, is_off, parse, resolve
 
 log = logging.getLogger(__name__)
 
-#: Longest wait between two polls of a remote that does not answer.
-MAX_BACKOFF = 300.0
+#: Longest wait between two polls of a remote that does not answer (unless polling is longer).
+MAX_BACKOFF = 60.0
 
 
 def iso(t: float) -> str:
@@ -125,12 +125,16 @@ class Mirrors:
             spec = parse(text)
             resolve(spec, (await self.local.variables(path)).get)
         except MirrorLineError as e:
-            self.rejected = (time.time(), path, str(e))
-            log.warning("mirror %s rejected: %s", path, e)
+            self.reject(path, str(e))
             raise
         await self.local.set_mirror(path, spec.line())
         log.info("mirror %s: %s", path, spec.line())
         await self._follow_server()
+
+    def reject(self, path: str, reason: str) -> None:
+        """Remember and log why a write was refused (shown in .server/mirrors)."""
+        self.rejected = (time.time(), path, reason)
+        log.warning("mirror %s rejected: %s", path, reason)
 
     async def clear(self, path: str) -> None:
         await self.local.clear_mirror(path)
@@ -185,10 +189,12 @@ class Mirrors:
                 status.last_changed = time.time()
             status.status, status.last_error = "ok", ""
             return polling
-        except (ServerUnavailable, NotProvided, MirrorLineError) as e:
-            if status.last_error != str(e):
+        except Exception as e:  # whatever happens to one mirror must not stop the others or the mount
+            if not isinstance(e, (ServerUnavailable, NotProvided, MirrorLineError)):
+                log.exception("mirror %s: unexpected error", status.path)
+            elif status.last_error != str(e):
                 log.warning("mirror %s: %s", status.path, e)
-            status.status, status.last_error = "error", str(e)
+            status.status, status.last_error = "error", str(e) or type(e).__name__
             return min(max(polling, (delay or polling) * 2), max(MAX_BACKOFF, polling))
 
     async def _push(self, path: str, remote: dict) -> bool:

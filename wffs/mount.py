@@ -17,7 +17,9 @@ log = logging.getLogger(__name__)
 
 
 def fuse_options(extra, fsname: str) -> set:
-    options = set(pyfuse3.default_options)
+    """Without default_permissions: wffs answers every write itself (EROFS, or EACCES for a control
+    file of someone else's mount), so that the owner can write control files shown read-only to others."""
+    options = set(pyfuse3.default_options) - {"default_permissions"}
     options.add(f"fsname={fsname}")
     options.add("subtype=wffs")
     for opt in extra:
@@ -59,34 +61,31 @@ def serve(backend, mountpoint: str, *, refresh: float, options, make_remote, rea
     vfs.mirrors = Mirrors(backend, lambda: vfs.snapshot, remotes, ops.refresher.refresh)
 
     async def main():
-        await ops.refresher.refresh()  # the first view, before anyone can look
-        pyfuse3.init(ops, mountpoint, fuse_options(options, f"wffs:{backend.name}"))
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(ops.refresher.run)
-                nursery.start_soon(vfs.mirrors.run)
-                nursery.start_soon(stop_on_signal, nursery.cancel_scope)
-                if on_ready:
-                    on_ready()
-                await pyfuse3.main()
-                nursery.cancel_scope.cancel()  # unmounted from outside
-        finally:
-            with trio.CancelScope(shield=True):
-                await remotes.close()
-                await backend.close()
+        # Signals are caught from before the mount until everything is closed: a second SIGTERM
+        # during shutdown must not kill the process between unmounting and closing (a dead mount).
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+            await ops.refresher.refresh()  # the first view, before anyone can look
+            pyfuse3.init(ops, mountpoint, fuse_options(options, f"wffs:{backend.name}"))
+            try:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(ops.refresher.run)
+                    nursery.start_soon(vfs.mirrors.run)
+                    nursery.start_soon(stop_on_signal, signals, nursery.cancel_scope)
+                    if on_ready:
+                        on_ready()
+                    await pyfuse3.main()
+                    nursery.cancel_scope.cancel()  # unmounted from outside
+            finally:
+                pyfuse3.close(unmount=True)  # first: nobody waits on a mount that no longer answers
+                with trio.CancelScope(shield=True):
+                    await remotes.close()
+                    await backend.close()
 
-    try:
-        trio.run(main)
-    finally:
-        try:
-            pyfuse3.close(unmount=True)
-        except Exception:  # not initialised (the first sync or init failed)
-            pass
+    trio.run(main)
 
 
-async def stop_on_signal(cancel_scope) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
-        async for signum in signals:
-            log.info("signal %s: unmounting", signal.Signals(signum).name)
-            cancel_scope.cancel()
-            return
+async def stop_on_signal(signals, cancel_scope) -> None:
+    async for signum in signals:
+        log.info("signal %s: unmounting", signal.Signals(signum).name)
+        cancel_scope.cancel()
+        return

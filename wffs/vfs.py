@@ -24,6 +24,19 @@ log = logging.getLogger(__name__)
 
 #: States in which a task's job and output files are still being written.
 RUNNING_STATES = ("submitted", "active")
+#: A job may still write to its output for a moment after it told the server it completed or aborted.
+SETTLE_SECONDS = 60.0
+#: How long the kernel may cache what does not change without a state change (the refresher invalidates).
+CACHE_SECONDS = 60.0
+#: Files that can change on disk without any state change.
+EDITED_IN_PLACE = ("ecf", "man")
+
+
+def being_written(node: NodeInfo, kind: str) -> bool:
+    """Job and output of a running task, or of one that finished moments ago: content may still grow."""
+    if kind not in ("job", "out"):
+        return False
+    return node.state in RUNNING_STATES or time.time() - node.since < SETTLE_SECONDS
 
 
 class NotFound(Exception):
@@ -148,7 +161,7 @@ class Vfs:
         cached = self._contents.get(self._content_key(node, name.file))
         size = len(cached) if cached is not None else stat.size
         return Entry(name.name, name.kind, name.node, name.file, size, stat.mtime or node.since,
-                     volatile=node.state in RUNNING_STATES)
+                     volatile=being_written(node, name.file))
 
     def listdir(self, components: Sequence[str]) -> list[Entry]:
         return [self.entry(n) for n in self.names(components).values()]
@@ -164,10 +177,13 @@ class Vfs:
 
     # ---- contents --------------------------------------------------------------------------------
     def _content_key(self, node: NodeInfo, kind: str):
-        stat = node.files.get(kind)
-        key = (node.path, kind, node.state, node.since, stat)
-        if node.state in RUNNING_STATES:  # still being written: good for one refresh interval
+        """Cached contents are good for this node version; for a file still being written, for one
+        refresh interval; for scripts and manuals (edited without a state change), for CACHE_SECONDS."""
+        key = (node.path, kind, node.state, node.since, node.files.get(kind))
+        if being_written(node, kind):
             key += (int(time.monotonic() / self.refresh),)
+        elif kind in EDITED_IN_PLACE:
+            key += (int(time.monotonic() / CACHE_SECONDS),)
         return key
 
     async def content(self, entry: Entry) -> bytes:
@@ -193,7 +209,8 @@ class Vfs:
                 data = await self.backend.read(node.path, entry.file)
             except NotProvided as e:
                 raise NotFound(f"{entry.name}: {e}") from None
-            self._contents[key] = data
+            if len(data) <= self._contents.maxsize // 4:  # a huge file is read again rather than cached
+                self._contents[key] = data
         return data
 
     async def _server_file(self, file_name: str) -> bytes:
@@ -226,7 +243,10 @@ class Vfs:
         if node is None:
             raise NotFound(path)
         if not node.is_task or node.kind == "alias":
-            raise InvalidControl(f"{path} is a {node.kind}: only tasks can be mirrored")
+            reason = f"{path} is a {node.kind}: only tasks can be mirrored"
+            if self.mirrors:
+                self.mirrors.reject(path, reason)
+            raise InvalidControl(reason)
         return path
 
     # ---- refresh ---------------------------------------------------------------------------------

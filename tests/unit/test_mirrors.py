@@ -171,7 +171,8 @@ def test_unreachable_remote_backs_off_doubling_up_to_a_cap():
             delay = await w.poll(status, delay)
             delays.append(delay)
             assert status.status == "error" and "connection refused" in status.last_error
-        assert delays == [20, 40, 80, 160, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF]
+        assert MAX_BACKOFF == 60
+        assert delays == [20, 40, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF, MAX_BACKOFF]
         assert w.local.writes() == [] and status.last_polled == 0.0
         w.remote.down = False  # back: the normal polling again, the error forgotten
         assert await w.poll(status, delay) == POLLING
@@ -503,9 +504,9 @@ def test_loop_backs_off_while_the_remote_is_down_then_resumes():
             await trio.sleep(100)  # tries at 0, 20, 60
             assert remote_calls(w.remote) == 3 and w.mirrors.status[TASK].status == "error"
             w.remote.down = False
-            await trio.sleep(45)  # the next try at 140, then every 10 s: 140
+            await trio.sleep(25)  # the next try at 120 (60 + the 60 s cap), then every 10 s
             assert remote_calls(w.remote) == 4 and w.mirrors.status[TASK].status == "ok"
-            await trio.sleep(20)  # 150, 160
+            await trio.sleep(20)  # 130, 140
             assert remote_calls(w.remote) == 6
             assert w.local.writes() == [("set_state", TASK, "active")]
             nursery.cancel_scope.cancel()

@@ -25,11 +25,15 @@ class EcflowBackend:
         self._synced_with = 0  # the worker start that the last delta came from
 
     async def changes(self) -> Optional[dict]:
+        return await self._syncing_call("sync")
+
+    async def _syncing_call(self, op: str, *args):
+        """A call that syncs the worker's definition: the first one after a (re)start downloads all of it."""
         fresh = self._synced_with != self.worker.starts or self.worker.proc is None
         limit = max(FULL_SYNC_TIMEOUT, self.timeout) if fresh else self.timeout
-        delta = await self.worker.call("sync", timeout=limit)
+        result = await self.worker.call(op, *args, timeout=limit)
         self._synced_with = self.worker.starts
-        return delta
+        return result
 
     async def read(self, path: str, kind: str) -> bytes:
         return await self.worker.call("read", path, kind)
@@ -39,7 +43,7 @@ class EcflowBackend:
 
     # ---- what a mirror needs: the remote's node, and the few writes on the local server -------------
     async def node_state(self, path: str) -> dict:
-        return await self.worker.call("node_state", path)
+        return await self._syncing_call("node_state", path)
 
     async def variables(self, path: str) -> dict:
         return await self.worker.call("variables", path)

@@ -34,6 +34,8 @@ DUMMY_VARIABLE = "ECF_DUMMY_TASK"
 DUMMY_MARK = "wffs mirror"
 STATES = ("unknown", "queued", "submitted", "active", "complete", "aborted")
 FILE_TYPES = {"ecf": "script", "job": "job", "out": "jobout", "man": "manual"}
+#: Variables with which the server finds a script somewhere other than ECF_SCRIPT.
+SCRIPT_ELSEWHERE = ("ECF_FILES", "ECF_FETCH", "ECF_SCRIPT_CMD")
 LOCAL_PATH_VARS = {"job": "ECF_JOB", "out": "ECF_JOBOUT", "ecf": "ECF_SCRIPT"}
 
 
@@ -59,17 +61,14 @@ def parse_time(text: str) -> float:
         return 0.0
 
 
-def truncate(data: bytes, cap: int) -> bytes:
+def truncate(data: bytes, cap: int, whole_size: Optional[int] = None) -> bytes:
     """Serve a file larger than cap as its head plus a marker that says so (sizes stay exact)."""
     if cap <= 0 or len(data) <= cap:
         return data
-    marker = (f"\n# >>>>>>>> wffs: file truncated to its first {cap} of {len(data)} bytes "
+    whole = whole_size if whole_size is not None else len(data)
+    marker = (f"\n# >>>>>>>> wffs: file truncated to its first {cap} of {whole} bytes "
               f"(mount option --max-file-size) <<<<<<<<\n").encode()
     return data[:cap] + marker
-
-
-def served_size(file_size: int, cap: int) -> int:
-    return len(truncate(b"\0" * file_size, cap)) if 0 < cap < file_size else file_size
 
 
 def node_kind(node) -> str:
@@ -151,7 +150,9 @@ class EcflowSession:
         except RuntimeError as e:
             text = str(e)
             if "not exist" in text or "Could not find" in text or "no such" in text.lower():
-                raise Missing(text.strip()) from None
+                raise Missing(one_line(text)) from None
+            if "authentication failed" in text:
+                self.logged_in = not self.auth_file  # read the auth file again: it may have been fixed
             raise Unavailable(one_line(text) or "server error") from None
 
     def op_ping(self):
@@ -245,42 +246,40 @@ class EcflowSession:
         return rec
 
     def task_files(self, node) -> dict:
-        """Which server-provided files exist, with (size, mtime) where the bytes are on local disk.
+        """Which server-provided files exist, {kind: (size, mtime)}; sizes are measured on lookup (None).
 
-        Job and output are read from disk where the server's ECF_HOME is visible here (exact bytes, as
-        ecflow_ui does); script and manual always come from the server (size None: measured on lookup).
+        Where the server's ECF_HOME is visible here, job and output exist if their files do, and are
+        read from disk (exact bytes, as ecflow_ui does); the script exists if ECF_SCRIPT does, or if the
+        server may find it elsewhere (ECF_FILES, ECF_FETCH, ECF_SCRIPT_CMD).  Elsewhere the server is asked.
         """
         gen = dict(ecflow_att.generated_variables(node))
         files = {}
-        flags = node.get_flag()
         if self.local_files:
             try:
                 script_mtime = os.stat(gen.get("ECF_SCRIPT", "")).st_mtime
                 files["ecf"] = files["man"] = (None, script_mtime)
             except OSError:
-                pass
+                if any(not node.find_parent_variable(v).empty() for v in SCRIPT_ELSEWHERE):
+                    files["ecf"] = files["man"] = (None, 0.0)
             for kind in ("job", "out"):
                 try:
-                    st = os.stat(gen.get(LOCAL_PATH_VARS[kind], ""))
+                    files[kind] = (None, os.stat(gen.get(LOCAL_PATH_VARS[kind], "")).st_mtime)
                 except OSError:
                     continue
-                files[kind] = (served_size(st.st_size, self.max_file_size), st.st_mtime)
         else:
             files["ecf"] = files["man"] = (None, 0.0)
-            if node.get_int_try_no() > 0 and not flags.is_set(ecflow.FlagType.no_script):
+            if node.get_int_try_no() > 0 and not node.get_flag().is_set(ecflow.FlagType.no_script):
                 files["job"] = files["out"] = (None, 0.0)
         return files
 
     def op_read(self, path: str, kind: str) -> bytes:
         if kind in ("job", "out") and self.local_files:
-            node = self.client.get_defs().find_abs_node(path)
-            if node is None:
-                raise Missing(f"no node {path}")
-            local = dict(ecflow_att.generated_variables(node)).get(LOCAL_PATH_VARS[kind], "")
+            local = dict(ecflow_att.generated_variables(self.node(path))).get(LOCAL_PATH_VARS[kind], "")
             try:
                 with open(local, "rb") as f:
-                    return truncate(f.read(self.max_file_size + 1 if self.max_file_size > 0 else -1),
-                                    self.max_file_size)
+                    cap = self.max_file_size
+                    data = f.read(cap + 1 if cap > 0 else -1)
+                    return truncate(data, cap, os.fstat(f.fileno()).st_size)
             except OSError as e:
                 raise Missing(f"{local}: {e.strerror}") from None
         text = self.call(self.client.get_file, path, FILE_TYPES[kind], ALL_LINES)
@@ -302,9 +301,9 @@ class EcflowSession:
     def op_set_mirror(self, path: str, line: str) -> None:
         node = self.node(path)
         own = dict(ecflow_att.own_variables(node))
-        self.set_variable(path, MIRROR_VARIABLE, line, exists=MIRROR_VARIABLE in own)
-        if DUMMY_VARIABLE not in own:
+        if DUMMY_VARIABLE not in own:  # first, so that the server never submits a half-mirrored task
             self.set_variable(path, DUMMY_VARIABLE, DUMMY_MARK, exists=False)
+        self.set_variable(path, MIRROR_VARIABLE, line, exists=MIRROR_VARIABLE in own)
 
     def op_clear_mirror(self, path: str) -> None:
         own = dict(ecflow_att.own_variables(self.node(path)))

@@ -9,6 +9,8 @@ import pickle
 import struct
 
 HEADER = struct.Struct("!I")
+#: Names the directory the mount makes for one worker process's private files, and removes after it.
+PRIVATE_DIR_ENV = "WFFS_WORKER_DIR"
 
 
 def encode(message) -> bytes:

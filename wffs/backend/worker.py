@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from typing import Optional, Sequence
 
 import trio
 
 from wffs.backend import protocol
+from wffs.backend.protocol import PRIVATE_DIR_ENV
 from wffs.backend.base import NotProvided, ServerUnavailable
 
 log = logging.getLogger(__name__)
@@ -31,10 +34,14 @@ class WorkerProcess:
         self.frames = protocol.FrameBuffer()
         self.lock = trio.Lock()
         self.starts = 0
+        self.private_dir = ""
 
     async def _start(self) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT, env.get("PYTHONPATH")]))
+        # private files of this worker (e.g. a password file): removed by us even if it is killed
+        self.private_dir = tempfile.mkdtemp(prefix="wffs-worker-")
+        env[PRIVATE_DIR_ENV] = self.private_dir
         self.frames = protocol.FrameBuffer()
         self.proc = await trio.lowlevel.open_process(
             self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, start_new_session=True)
@@ -53,6 +60,7 @@ class WorkerProcess:
                 proc.kill()
                 with trio.move_on_after(2):
                     await proc.wait()
+        shutil.rmtree(self.private_dir, ignore_errors=True)
 
     async def call(self, op: str, *args, timeout: Optional[float] = None):
         limit = timeout if timeout is not None else self.timeout
@@ -69,16 +77,16 @@ class WorkerProcess:
         if self.proc is None:
             await self._start()
         answer = None
-        try:
-            with trio.move_on_after(limit):
+        # Shielded, with a deadline of its own: a caller cancelled from outside lets the call finish (or
+        # time out) first, so that no answer is ever left in the pipe for the next call to read.
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + limit
+            try:
                 await self.proc.stdin.send_all(protocol.encode((op, args)))
                 answer = await self._receive()
-        except (trio.BrokenResourceError, trio.ClosedResourceError, EOFError):
-            await self.stop()
-            raise ServerUnavailable(f"{self.label}: worker died during {op}") from None
-        except BaseException:  # cancelled from outside: its late answer must not answer the next call
-            self._abandon()
-            raise
+            except (trio.BrokenResourceError, trio.ClosedResourceError, EOFError):
+                await self.stop()
+                raise ServerUnavailable(f"{self.label}: worker died during {op}") from None
         if answer is None:
             log.warning("%s: %s got no answer in %.1f s; restarting its worker", self.label, op, limit)
             await self.stop()
@@ -93,12 +101,6 @@ class WorkerProcess:
             log.error("%s: worker error in %s: %s", self.label, op, text)
         raise ServerUnavailable(f"{self.label}: {text}")
 
-    def _abandon(self) -> None:
-        """Forget a worker whose pipe holds a request without its answer (kill it without waiting)."""
-        proc, self.proc = self.proc, None
-        if proc is not None and proc.returncode is None:
-            proc.kill()
-            trio.lowlevel.spawn_system_task(proc.wait)  # reap it
     async def _receive(self):
         while True:
             try:
