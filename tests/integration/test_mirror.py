@@ -439,6 +439,8 @@ def test_only_the_owner_writes_control_files_under_allow_other(mirrored):
             assert write.returncode != 0 and b"Permission denied" in write.stderr
             remove = run(nobody + ["rm", "-f", str(shared.path / "s/f/Task.mirror")])
             assert remove.returncode != 0
+            other = run(nobody + ["sh", "-c", f'echo x > {shared.path}/s/f/Task.att'])
+            assert b"Read-only file system" in other.stderr  # not a control file: EROFS for anyone
             assert defs_text(local) == before
             assert "Task.mirror" in os.listdir(shared.path / "s/f")
     finally:

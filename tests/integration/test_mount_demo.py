@@ -199,3 +199,21 @@ def test_writes_are_refused_with_erofs(demo_server, demo_mount, action):
         action(demo_mount.path)
     assert raised.value.errno == errno.EROFS
     assert demo_server.cli("--get").stdout == before
+
+
+def test_files_over_the_cap_are_served_as_head_and_marker(demo_server, tmp_path):
+    from .mounting import Mount
+
+    on_disk = demo_suite.job_output(demo_server.home, "/demo/out/huge").read_bytes()
+    cap = 100_000
+    assert len(on_disk) > cap
+    with Mount.start(demo_server.port, tmp_path / "capped", "--max-file-size", "100K") as capped:
+        out = capped.path / "demo/out/huge.out"
+        data = out.read_bytes()
+        assert out.stat().st_size == len(data)
+        assert data[:102400] == on_disk[:102400]
+        marker = data[102400:]
+        assert marker.startswith(b"\n# >>>>>>>> wffs: file truncated to its first 102400 of "
+                                 + str(len(on_disk)).encode() + b" bytes")
+        small = capped.path / "demo/fail/crash.out"
+        assert small.read_bytes() == demo_suite.job_output(demo_server.home, "/demo/fail/crash").read_bytes()
