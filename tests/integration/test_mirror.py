@@ -158,9 +158,13 @@ def test_howto_example_task_follows_and_dependent_runs(local, remote, mount):
 @pytest.fixture
 def dummy_remote(tmp_path):
     """A remote /s1/f1/t1 that is never submitted: tests set its state with ecflow_client."""
+    yield from serve_dummy_remote(EcflowServer(tmp_path / "remote"))
+
+
+def serve_dummy_remote(server):
+    """Start server with /s1/f1/t1 (never submitted; a label and a meter), yield it, stop it."""
     import ecflow
 
-    server = EcflowServer(tmp_path / "remote")
     server.start()
     defs = ecflow.Defs()
     suite = defs.add_suite("s1")
@@ -352,8 +356,6 @@ def guarded_remote(tmp_path):
     """A remote that checks the password of user `ops` (ecFlow 5.9's custom password file)."""
     import socket
 
-    import ecflow
-
     from wffs.devserver import free_port
 
     home = tmp_path / "guarded"
@@ -361,19 +363,7 @@ def guarded_remote(tmp_path):
     port = free_port()
     (home / f"{socket.gethostname()}.{port}.ecf.custom_passwd").write_text(
         f"4.5.0\nops {socket.gethostname()} {port} s3cr3t-Pa55\n")
-    server = EcflowServer(home, port)
-    server.start()
-    defs = ecflow.Defs()
-    suite = defs.add_suite("s1")
-    suite.add_variable("ECF_DUMMY_TASK", "")
-    suite.add_family("f1").add_task("t1")
-    try:
-        client = server.client()
-        client.load(defs)
-        client.begin_suite("s1")
-        yield server
-    finally:
-        server.stop()
+    yield from serve_dummy_remote(EcflowServer(home, port))
 
 
 def test_remote_with_a_password(tmp_path, guarded_remote):
