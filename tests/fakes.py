@@ -167,6 +167,18 @@ class FakeBackend:
             await self.on_read(path, kind)
         return data
 
+    async def read_many(self, items: list) -> dict:
+        """As the worker does: what can be read, in one call; the rest is left out."""
+        self._call("read_many", list(items))
+        found = {}
+        for path, kind in items:
+            node = self.nodes.get(path)
+            if node is not None and kind in node.files:
+                found[(path, kind)] = node.files[kind].data
+        if found and self.on_read is not None:
+            await self.on_read(*next(iter(found)))
+        return found
+
     async def server_file(self, name: str) -> bytes:
         self._call("server_file", name)
         if name not in self.server_files:

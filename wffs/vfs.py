@@ -107,6 +107,7 @@ class Vfs:
         self._indexes = cachetools.LRUCache(maxsize=4096)
         self._contents = cachetools.LRUCache(maxsize=cache_bytes, getsizeof=len)
         self._server_files = cachetools.TTLCache(maxsize=16, ttl=refresh)
+        self._measured = cachetools.LRUCache(maxsize=1024)  # directories read in one batch lately
 
     # ---- names -----------------------------------------------------------------------------------
     def dir_node(self, components: Sequence[str]) -> str:
@@ -158,10 +159,12 @@ class Vfs:
         if name.kind is Kind.ATT:
             return Entry(name.name, name.kind, name.node, name.file, len(node.att), node.since)
         stat = node.files[name.file]
+        volatile = being_written(node, name.file)
         cached = self._contents.get(self._content_key(node, name.file))
-        size = len(cached) if cached is not None else stat.size
+        # the size the worker saw when the node last changed, unless the file is still being written
+        size = len(cached) if cached is not None else (None if volatile else stat.size)
         return Entry(name.name, name.kind, name.node, name.file, size, stat.mtime or node.since,
-                     volatile=being_written(node, name.file))
+                     volatile=volatile)
 
     def listdir(self, components: Sequence[str]) -> list[Entry]:
         return [self.entry(n) for n in self.names(components).values()]
@@ -171,9 +174,47 @@ class Vfs:
         if name is None:
             raise NotFound(file_name)
         entry = self.entry(name)
+        if entry.size is None and entry.kind is Kind.TASK_FILE:
+            await self._measure_directory(tuple(components))
+            name = self.names(components).get(file_name)  # the snapshot may have changed meanwhile
+            if name is None:
+                raise NotFound(file_name)
+            entry = self.entry(name)
         if entry.size is None:
             entry = dataclasses.replace(entry, size=len(await self.content(entry)))
         return entry
+
+    async def _measure_directory(self, components: tuple) -> None:
+        """Read every unmeasured task file of a directory in one backend call.
+
+        `ls -l` looks up each file of a directory in turn; one round trip for all of them (the worker
+        reads scripts, jobs and outputs from disk where it can) instead of one each.  Once per directory,
+        snapshot and refresh interval, so a file the batch left out is not asked for again and again.
+        """
+        key = (self.snapshot.generation, components, int(time.monotonic() / self.refresh))
+        if key in self._measured:
+            return
+        self._measured[key] = True
+        wanted = {}
+        for n in self.names(components).values():
+            node = self.snapshot.node(n.node) if n.kind is Kind.TASK_FILE else None
+            if node is not None and n.file in node.files:
+                content_key = self._content_key(node, n.file)
+                if content_key not in self._contents:
+                    wanted[(node.path, n.file)] = content_key
+        if len(wanted) < 2:
+            return
+        try:
+            found = await self.backend.read_many(list(wanted))
+        except (ServerUnavailable, NotProvided):
+            return  # each file is then asked for on its own, with its own error
+        for item, data in found.items():
+            if item in wanted:
+                self._cache(wanted[item], data)
+
+    def _cache(self, key, data: bytes) -> None:
+        if len(data) <= self._contents.maxsize // 4:  # a huge file is read again rather than cached
+            self._contents[key] = data
 
     # ---- contents --------------------------------------------------------------------------------
     def _content_key(self, node: NodeInfo, kind: str):
@@ -209,8 +250,7 @@ class Vfs:
                 data = await self.backend.read(node.path, entry.file)
             except NotProvided as e:
                 raise NotFound(f"{entry.name}: {e}") from None
-            if len(data) <= self._contents.maxsize // 4:  # a huge file is read again rather than cached
-                self._contents[key] = data
+            self._cache(key, data)
         return data
 
     async def _server_file(self, file_name: str) -> bytes:

@@ -166,3 +166,32 @@ def test_mount_over_a_dead_mount(scratch_server, tmp_path):
         assert wait_until(lambda: not mounts.is_mounted(str(mnt)), 10)
     finally:
         first.stop()
+
+
+def test_scripts_from_disk_and_from_elsewhere(scratch_server, tmp_path):
+    """A script that is not UTF-8 comes byte for byte (from disk); one the server finds through
+    ECF_FILES comes from the server; both equal `ecflow_client --file`, less its newline."""
+    import ecflow
+
+    home = scratch_server.home
+    (home / "s/f").mkdir(parents=True)
+    (home / "s/f/a.ecf").write_bytes(b"echo caf\xe9\n%manual\nno variables here\n%end\n")
+    files = tmp_path / "files"
+    files.mkdir()
+    (files / "b.ecf").write_bytes(b"echo from ECF_FILES\n%manual\nfor %TASK%\n%end\n")
+    defs = ecflow.Defs()
+    suite = defs.add_suite("s")
+    suite.add_variable("ECF_DUMMY_TASK", "")
+    family = suite.add_family("f")
+    family.add_task("a")
+    family.add_task("b").add_variable("ECF_FILES", str(files))
+    scratch_server.client().load(defs)
+    with Mount.start(scratch_server.port, tmp_path / "mnt") as mount:
+        for task, kind, ext in (("a", "script", "ecf"), ("a", "manual", "man"), ("b", "script", "ecf"),
+                                ("b", "manual", "man")):
+            server = scratch_server.cli(f"--file=/s/f/{task}", kind, "100000000").stdout[:-1]
+            local = mount.path / f"s/f/{task}.{ext}"
+            assert local.read_bytes() == server, (task, kind)
+            assert local.stat().st_size == len(server)
+        assert (mount.path / "s/f/a.ecf").read_bytes() == (home / "s/f/a.ecf").read_bytes()
+        assert (mount.path / "s/f/b.man").read_bytes() == b"for b\n"

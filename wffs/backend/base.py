@@ -29,6 +29,9 @@ class Backend(Protocol):
     async def read(self, path: str, kind: str) -> bytes:
         """Content of a task file (kind in layout.TASK_FILE_KINDS), exact bytes; NotProvided if none."""
 
+    async def read_many(self, items: list) -> dict:
+        """Several task files at once, {(path, kind): bytes}; unreadable ones are left out."""
+
     async def server_file(self, name: str) -> bytes:
         """Content of a server-level file other than `status` (log, stats, zombies, suites.def)."""
 

@@ -38,6 +38,9 @@ class EcflowBackend:
     async def read(self, path: str, kind: str) -> bytes:
         return await self.worker.call("read", path, kind)
 
+    async def read_many(self, items: list) -> dict:
+        return await self.worker.call("read_many", items, timeout=max(self.timeout, 30.0))
+
     async def server_file(self, name: str) -> bytes:
         return await self.worker.call("server_file", name)
 

@@ -106,23 +106,35 @@ def visible_variables(node, server_vars) -> dict:
     return found
 
 
-def inherited_variables(ancestors: Iterable, server_vars: list[tuple[str, str]], seen: set) -> list[str]:
-    """Variables visible from ancestors (nearest first) and the server, not shadowed nearer."""
-    out = []
-    for anc in ancestors:
-        origin = anc.get_abs_node_path()
-        for name, value in shown(inheritable_variables(anc)):
+class Inheritance:
+    """What each ancestor passes down, computed once per ancestor for a whole delta (not per node)."""
+
+    def __init__(self, server_vars):
+        self.server = [(n, v, "the server") for n, v in shown(server_vars)]
+        self._below: dict = {}  # ancestor path -> [(name, value, origin)] visible below it, nearest first
+
+    def visible_below(self, node) -> list:
+        path = node.get_abs_node_path()
+        found = self._below.get(path)
+        if found is None:
+            parent = node.get_parent()
+            further = self.visible_below(parent) if parent is not None else self.server
+            found = [(n, v, path) for n, v in shown(inheritable_variables(node))] + further
+            self._below[path] = found
+        return found
+
+    def lines(self, node, seen: set) -> list[str]:
+        """Variables a node inherits (nearest definition wins), not shadowed by its own."""
+        parent = node.get_parent()
+        out = []
+        for name, value, origin in (self.visible_below(parent) if parent is not None else self.server):
             if name not in seen:
                 seen.add(name)
                 out.append(f"{name} = {value}    # inherited from {origin}")
-    for name, value in shown(server_vars):
-        if name not in seen:
-            seen.add(name)
-            out.append(f"{name} = {value}    # inherited from the server")
-    return out
+        return out
 
 
-def render(node, kind: str, state: str, suspended: bool, since: str, server_vars) -> bytes:
+def render(node, kind: str, state: str, suspended: bool, since: str, inheritance: Inheritance) -> bytes:
     lines = [f"path {node.get_abs_node_path()}", f"kind {kind}", f"state {state}"]
     if suspended:
         lines.append("suspended yes")
@@ -150,12 +162,7 @@ def render(node, kind: str, state: str, suspended: bool, since: str, server_vars
     lines.append("")
     lines.append("# generated variables")
     lines.extend(f"{n} = {v}" for n, v in gen)
-    ancestors = []
-    parent = node.get_parent()
-    while parent is not None:
-        ancestors.append(parent)
-        parent = parent.get_parent()
     lines.append("")
     lines.append("# inherited variables (a suite's clock variables are in the suite's .att)")
-    lines.extend(inherited_variables(ancestors, server_vars, seen))
+    lines.extend(inheritance.lines(node, seen))
     return ("\n".join(lines) + "\n").encode("utf-8", "surrogateescape")

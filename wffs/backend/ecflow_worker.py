@@ -23,7 +23,7 @@ from typing import Optional
 
 import ecflow
 
-from wffs.backend import credentials, ecflow_att, protocol
+from wffs.backend import credentials, ecf_script, ecflow_att, protocol
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
 ALL_LINES = "100000000"
@@ -61,14 +61,21 @@ def parse_time(text: str) -> float:
         return 0.0
 
 
+def marker(cap: int, whole: int) -> bytes:
+    return (f"\n# >>>>>>>> wffs: file truncated to its first {cap} of {whole} bytes "
+            f"(mount option --max-file-size) <<<<<<<<\n").encode()
+
+
 def truncate(data: bytes, cap: int, whole_size: Optional[int] = None) -> bytes:
     """Serve a file larger than cap as its head plus a marker that says so (sizes stay exact)."""
     if cap <= 0 or len(data) <= cap:
         return data
-    whole = whole_size if whole_size is not None else len(data)
-    marker = (f"\n# >>>>>>>> wffs: file truncated to its first {cap} of {whole} bytes "
-              f"(mount option --max-file-size) <<<<<<<<\n").encode()
-    return data[:cap] + marker
+    return data[:cap] + marker(cap, whole_size if whole_size is not None else len(data))
+
+
+def served_size(file_size: int, cap: int) -> int:
+    """The size of what truncate serves for a file of file_size bytes, without reading it."""
+    return file_size if cap <= 0 or file_size <= cap else cap + len(marker(cap, file_size))
 
 
 def node_kind(node) -> str:
@@ -127,6 +134,7 @@ class EcflowSession:
         self.server_vars: tuple = ()
         self.local_files = True
         self.version = ""
+        self.inheritance = ecflow_att.Inheritance(())
 
     # ---- server calls -------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -193,6 +201,7 @@ class EcflowSession:
         ecf_home = dict(server_vars).get("ECF_HOME", "")
         self.local_files = bool(ecf_home) and os.path.isdir(ecf_home)
         records, seen = [], set()
+        self.inheritance = ecflow_att.Inheritance(self.server_vars)  # shared by this delta's nodes
         stack = [(s, full) for s in reversed(list(defs.suites))]
         while stack:
             node, render_all = stack.pop()
@@ -236,7 +245,7 @@ class EcflowSession:
         kind = node_kind(node)
         rec = {"path": path, "kind": kind, "state": state, "suspended": suspended,
                "since": parse_time(since_text), "children": children, "files": {}}
-        rec["att"] = ecflow_att.render(node, kind, state, suspended, since_text, self.server_vars)
+        rec["att"] = ecflow_att.render(node, kind, state, suspended, since_text, self.inheritance)
         if kind in ("task", "alias"):
             rec["files"] = self.task_files(node)
             rec["values"] = ecflow_att.current_state(node)
@@ -246,44 +255,123 @@ class EcflowSession:
         return rec
 
     def task_files(self, node) -> dict:
-        """Which server-provided files exist, {kind: (size, mtime)}; sizes are measured on lookup (None).
+        """Which server-provided files exist, {kind: (size, mtime)}; size None: measured on lookup.
 
-        Where the server's ECF_HOME is visible here, job and output exist if their files do, and are
-        read from disk (exact bytes, as ecflow_ui does); the script exists if ECF_SCRIPT does, or if the
-        server may find it elsewhere (ECF_FILES, ECF_FETCH, ECF_SCRIPT_CMD).  Elsewhere the server is asked.
+        Where the server's ECF_HOME is visible here, job and output exist if their files do and the
+        script if ECF_SCRIPT does (or if the server may find it elsewhere: ECF_FILES, ECF_FETCH,
+        ECF_SCRIPT_CMD); files read from disk (see local_path) get their served size here, so that
+        listings need no further call.  Elsewhere the server is asked, file by file.
         """
-        gen = dict(ecflow_att.generated_variables(node))
         files = {}
-        if self.local_files:
-            try:
-                script_mtime = os.stat(gen.get("ECF_SCRIPT", "")).st_mtime
-                files["ecf"] = files["man"] = (None, script_mtime)
-            except OSError:
-                if any(not node.find_parent_variable(v).empty() for v in SCRIPT_ELSEWHERE):
-                    files["ecf"] = files["man"] = (None, 0.0)
-            for kind in ("job", "out"):
-                try:
-                    files[kind] = (None, os.stat(gen.get(LOCAL_PATH_VARS[kind], "")).st_mtime)
-                except OSError:
-                    continue
-        else:
+        if not self.local_files:
             files["ecf"] = files["man"] = (None, 0.0)
             if node.get_int_try_no() > 0 and not node.get_flag().is_set(ecflow.FlagType.no_script):
                 files["job"] = files["out"] = (None, 0.0)
+            return files
+        gen = dict(ecflow_att.generated_variables(node))
+        for kind in ("ecf", "job", "out"):
+            local = self.local_path(node, kind, gen)
+            if not local:
+                files[kind] = (None, 0.0)  # the server finds the script elsewhere
+                continue
+            try:
+                st = os.stat(local)
+            except OSError:
+                continue
+            files[kind] = (served_size(st.st_size, self.max_file_size), st.st_mtime)
+        if "ecf" in files:
+            files["man"] = (self.manual_size(node, gen), files["ecf"][1])
         return files
 
+    def manual_size(self, node, gen: dict) -> Optional[int]:
+        script_path = self.local_path(node, "man", gen)
+        if not script_path:
+            return None
+        try:
+            with open(script_path, "rb") as f:
+                script = f.read()
+        except OSError:
+            return None
+        manual = self.local_manual(node, script_path, script)
+        return None if manual is None else len(truncate(manual, self.max_file_size))
+
     def op_read(self, path: str, kind: str) -> bytes:
-        if kind in ("job", "out") and self.local_files:
-            local = dict(ecflow_att.generated_variables(self.node(path))).get(LOCAL_PATH_VARS[kind], "")
+        return self.read(self.node(path), path, kind)
+
+    def read(self, node, path: str, kind: str) -> bytes:
+        local = self.local_path(node, kind)
+        if local:
             try:
                 with open(local, "rb") as f:
-                    cap = self.max_file_size
-                    data = f.read(cap + 1 if cap > 0 else -1)
-                    return truncate(data, cap, os.fstat(f.fileno()).st_size)
+                    data = f.read(self.max_file_size + 1 if self.max_file_size > 0 else -1)
+                    size = os.fstat(f.fileno()).st_size
             except OSError as e:
                 raise Missing(f"{local}: {e.strerror}") from None
-        text = self.call(self.client.get_file, path, FILE_TYPES[kind], ALL_LINES)
-        return truncate(text.encode("utf-8", "surrogateescape"), self.max_file_size)
+            if kind != "man":
+                return truncate(data, self.max_file_size, size)
+            manual = self.local_manual(node, local, data)
+            if manual is not None:
+                return truncate(manual, self.max_file_size)
+        return truncate(self.server_bytes(path, FILE_TYPES[kind]), self.max_file_size)
+
+    def local_path(self, node, kind: str, gen: Optional[dict] = None) -> str:
+        """The file on this machine that holds exactly what the server would send, or ''.
+
+        Job and output are the files ECF_JOB and ECF_JOBOUT name.  The script is ECF_SCRIPT unless the
+        server may look elsewhere (ECF_FILES, ECF_FETCH, ECF_SCRIPT_CMD); the manual comes from the
+        script where ecf_script can extract it exactly.  (Checked on 5.9.2: the server sends a script
+        byte for byte, and unlike the binding's get_file, bytes that are not UTF-8 survive.)
+        """
+        if not self.local_files:
+            return ""
+        if kind in ("ecf", "man"):
+            if any(not node.find_parent_variable(v).empty() for v in SCRIPT_ELSEWHERE):
+                return ""
+            kind = "ecf"
+        if gen is None:
+            gen = dict(ecflow_att.generated_variables(node))
+        return gen.get(LOCAL_PATH_VARS[kind], "")
+
+    def local_manual(self, node, script_path: str, script: bytes):
+        def var(name):
+            return node.find_parent_variable_sub_value(name)
+
+        include_dirs = [d for d in var("ECF_INCLUDE").split(":") if d]
+        return ecf_script.manual_of(script, script_dir=os.path.dirname(script_path),
+                                    include_dirs=include_dirs, ecf_home=var("ECF_HOME"),
+                                    micro=var("ECF_MICRO") or "%")
+
+    def server_bytes(self, path: str, file_type: str) -> bytes:
+        """A file as the server sends it.  The binding decodes it as UTF-8 and fails on other bytes;
+        the command-line client keeps them (and appends a newline)."""
+        try:
+            return self.call(self.client.get_file, path, file_type, ALL_LINES).encode("utf-8", "surrogateescape")
+        except UnicodeDecodeError:
+            data = self.client_command(f"--file={path}", file_type, ALL_LINES)
+            return data[:-1] if data.endswith(b"\n") else data
+
+    #: A batch answer stops growing past this many bytes: the rest is read one file at a time.
+    BATCH_BYTES = 32 << 20
+
+    def op_read_many(self, items) -> dict:
+        """Several files at once ({(path, kind): bytes}): what a listing needs, in one round trip.
+        Files that cannot be read are left out; the caller asks for them one by one."""
+        out, total = {}, 0
+        self.sync()  # once for the batch
+        defs = self.client.get_defs()
+        for path, kind in items:
+            node = defs.find_abs_node(path)
+            try:
+                if node is None:
+                    continue
+                data = self.read(node, path, kind)
+            except (Missing, Unavailable):
+                continue
+            out[(path, kind)] = data
+            total += len(data)
+            if total > self.BATCH_BYTES:
+                break
+        return out
 
     # ---- the few writes a mirror needs -------------------------------------------------------------
     def node(self, path: str):

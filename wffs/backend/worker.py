@@ -68,10 +68,12 @@ class WorkerProcess:
             await self.lock.acquire()
         if waiting.cancelled_caught:
             raise ServerUnavailable(f"{self.label}: busy with a call that has not returned yet")
+        started = trio.current_time()
         try:
             return await self._call_locked(op, args, limit)
         finally:
             self.lock.release()
+            log.debug("%s: %s took %.3f s", self.label, op, trio.current_time() - started)
 
     async def _call_locked(self, op, args, limit):
         if self.proc is None:
