@@ -11,7 +11,8 @@ import time
 
 import click
 
-from wffs import __version__, mounts
+from wffs import __version__, config, mounts
+from wffs.config import ServerConfig
 
 SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
 
@@ -69,6 +70,8 @@ def main():
 
 @main.command()
 @click.argument("target", nargs=-1, required=True, metavar="[HOST] [PORT] MOUNTPOINT")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False),
+              help="Mount every server of this TOML file, each as MOUNTPOINT/<name>/.")
 @click.option("-f", "--foreground", is_flag=True, help="Stay in the foreground (log to stderr).")
 @click.option("--refresh", default=2.0, show_default=True, type=click.FloatRange(0.1, 3600),
               help="Seconds between checks for news while the mount is in use.")
@@ -82,21 +85,22 @@ def main():
 @click.option("--debug", is_flag=True, help="Log debug messages.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False),
               help="Log file when in the background [default: ~/.cache/wffs/<mountpoint>.log].")
-def mount(target, foreground, refresh, timeout, max_file_size, options, read_only, debug, log_file):
-    """Mount the ecFlow server HOST:PORT at MOUNTPOINT.
+def mount(target, config_file, foreground, refresh, timeout, max_file_size, options, read_only, debug, log_file):
+    """Mount the ecFlow server HOST:PORT at MOUNTPOINT, or with --config several servers.
 
     HOST and PORT default to $ECF_HOST and $ECF_PORT.  Without --foreground, wffs returns once the
     mount answers and keeps serving it in the background; `wffs umount MOUNTPOINT` (or SIGTERM)
     unmounts it.
     """
-    host, port, mnt = resolve_target(target)
-    if not os.path.isdir(mnt) and not mounts.is_dead(mnt):
-        raise click.BadParameter(f"{mnt}: no such directory", param_hint="MOUNTPOINT")
-    if mounts.is_dead(mnt):
-        click.echo(f"wffs: cleaning up a dead mount at {mnt}", err=True)
-        mounts.unmount(mnt, lazy=True)
-    elif mounts.is_mounted(mnt):
-        raise click.ClickException(f"{mnt} is already mounted (wffs umount {mnt})")
+    if config_file:
+        if len(target) != 1:
+            raise click.UsageError("with --config, give only the MOUNTPOINT")
+        servers = load_servers(config_file)
+        mnt = target[0]
+    else:
+        host, port, mnt = resolve_target(target)
+        servers = [ServerConfig(f"{host}:{port}", host, port)]
+    prepare_mountpoint(mnt)
     if not foreground:
         background(mnt, log_file)
         return
@@ -104,15 +108,35 @@ def mount(target, foreground, refresh, timeout, max_file_size, options, read_onl
     from wffs.backend.ecflow import EcflowBackend
     from wffs.mount import serve
 
-    backend = EcflowBackend(host, port, timeout=timeout, max_file_size=max_file_size)
+    backends = {s.name: EcflowBackend(s.host, s.port, timeout=timeout, max_file_size=max_file_size,
+                                      ssl=s.ssl, user=s.user, auth=s.auth) for s in servers}
 
     def make_remote(mirror):
         return EcflowBackend(mirror.remote_host, mirror.remote_port, timeout=timeout, ssl=mirror.ssl,
                              auth=mirror.remote_auth)
 
-    logging.getLogger("wffs").info("mounting %s at %s", backend.name, mnt)
-    serve(backend, os.path.abspath(mnt), refresh=refresh, options=options, make_remote=make_remote,
-          read_only=read_only)
+    logging.getLogger("wffs").info("mounting %s at %s", ", ".join(b.name for b in backends.values()), mnt)
+    serve(backends, os.path.abspath(mnt), single=not config_file, refresh=refresh, timeout=timeout,
+          options=options, make_remote=make_remote, read_only=read_only,
+          fsname="wffs:" + (servers[0].name if not config_file else os.path.basename(config_file)))
+
+
+def load_servers(config_file: str) -> list:
+    try:
+        return config.load(config_file)
+    except config.ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def prepare_mountpoint(mnt: str) -> None:
+    """A directory, not mounted; a dead mount left by a killed wffs is cleaned up first."""
+    if not os.path.isdir(mnt) and not mounts.is_dead(mnt):
+        raise click.BadParameter(f"{mnt}: no such directory", param_hint="MOUNTPOINT")
+    if mounts.is_dead(mnt):
+        click.echo(f"wffs: cleaning up a dead mount at {mnt}", err=True)
+        mounts.unmount(mnt, lazy=True)
+    elif mounts.is_mounted(mnt):
+        raise click.ClickException(f"{mnt} is already mounted (wffs umount {mnt})")
 
 
 def background(mnt: str, log_file: str | None) -> None:

@@ -22,7 +22,8 @@ from wffs import layout
 from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.layout import Kind
 from wffs.mirror_line import MirrorLineError
-from wffs.vfs import CACHE_SECONDS, Entry, InvalidControl, NotADir, NotFound, Vfs
+from wffs.tree import Tree
+from wffs.vfs import CACHE_SECONDS, Entry, InvalidControl, NotADir, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -61,26 +62,27 @@ class Operations(pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False
 
-    def __init__(self, vfs: Vfs, *, refresh: float, refresher=None, read_only: bool = False):
+    def __init__(self, tree: Tree, *, refresh: float, read_only: bool = False):
         super().__init__()
         self.read_only = read_only
         self._writes: dict[int, ControlWrite] = {}
         self._creating: dict[int, tuple] = {}  # fh -> path of a control file created through it
-        self.vfs = vfs
+        self.tree = tree
+        self.refreshers = []  # one per server, woken by any use of the mount
         self.refresh = refresh
-        self.refresher = refresher
         self.inodes = Inodes()
         self.uid, self.gid = os.getuid(), os.getgid()
         self.mount_time = time.time()
         self._dirs: dict[int, list] = {}
         self._files: dict[int, bytes] = {}
+        self._logs: dict = {}  # fh -> EventLog
         self._reported: dict[int, int] = {}  # inode -> size last told to the kernel
         self._next_fh = 1
 
     # ---- helpers ---------------------------------------------------------------------------------
     async def _use(self):
-        if self.refresher is not None:
-            await self.refresher.touch()
+        for refresher in self.refreshers:
+            await refresher.touch()
 
     def _attrs(self, path: tuple, entry: Entry) -> pyfuse3.EntryAttributes:
         a = pyfuse3.EntryAttributes()
@@ -118,7 +120,7 @@ class Operations(pyfuse3.Operations):
     async def _entry(self, path: tuple) -> Entry:
         if not path:
             return self._root_entry()
-        return await self.vfs.lookup(path[:-1], path[-1])
+        return await self.tree.lookup(path[:-1], path[-1])
 
     # ---- read operations -------------------------------------------------------------------------
     async def lookup(self, parent_inode, name, ctx=None):
@@ -141,7 +143,7 @@ class Operations(pyfuse3.Operations):
         await self._use()
         with errors():
             path = self.inodes.path(inode)
-            entries = [(path + (e.name,), e) for e in self.vfs.listdir(path)]
+            entries = [(path + (e.name,), e) for e in self.tree.listdir(path)]
             fh = self._new_fh()
             self._dirs[fh] = entries
             return fh
@@ -165,7 +167,11 @@ class Operations(pyfuse3.Operations):
                 raise IsADirectoryError(path)
             if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
                 return self._open_control(path, entry.kind, ctx)
-            data = await self.vfs.content(entry)
+            if entry.kind is Kind.EVENTS:  # read as it grows (tail -f), never pinned
+                fh = self._new_fh()
+                self._logs[fh] = self.tree.event_log(entry)
+                return pyfuse3.FileInfo(fh=fh, direct_io=True)
+            data = await self.tree.content(entry)
             resized = self._reported.get(inode, len(data)) != len(data)
             if resized:  # the kernel holds an older size: read past it directly, and let it forget it
                 self._reported[inode] = len(data)
@@ -175,10 +181,14 @@ class Operations(pyfuse3.Operations):
             return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     async def read(self, fh, off, size):
+        log = self._logs.get(fh)
+        if log is not None:
+            return log.read(off, size)
         return self._files.get(fh, b"")[off:off + size]
 
     async def release(self, fh):
         self._files.pop(fh, None)
+        self._logs.pop(fh, None)
 
     async def statfs(self, ctx):
         s = pyfuse3.StatvfsData()
@@ -206,9 +216,9 @@ class Operations(pyfuse3.Operations):
         if kind is not Kind.CONTROL:
             raise pyfuse3.FUSEError(errno.EROFS)
         self._check_writer(ctx)
-        node = self.vfs.control_node(path[:-1], path[-1])
+        vfs, node = self.tree.control_node(path[:-1], path[-1])
         fh = self._new_fh()
-        self._writes[fh] = ControlWrite(node)
+        self._writes[fh] = ControlWrite(vfs.mirrors, node)
         return pyfuse3.FileInfo(fh=fh, direct_io=True)
 
     async def create(self, parent_inode, name, mode, flags, ctx):
@@ -246,10 +256,11 @@ class Operations(pyfuse3.Operations):
     async def _apply(self, pending: "ControlWrite") -> None:
         pending.applied = True
         with errors():
-            await self.vfs.mirrors.write(pending.node, pending.data.decode("utf-8", "replace"))
+            await pending.mirrors.write(pending.node, pending.data.decode("utf-8", "replace"))
 
     async def release(self, fh):
         self._files.pop(fh, None)
+        self._logs.pop(fh, None)
         self._writes.pop(fh, None)
         self._creating.pop(fh, None)
 
@@ -261,7 +272,7 @@ class Operations(pyfuse3.Operations):
             if entry.kind is not Kind.CONTROL:
                 raise pyfuse3.FUSEError(errno.EROFS)
             self._check_writer(ctx)
-            await self.vfs.mirrors.clear(entry.node)
+            await self.tree.vfs_of(entry).mirrors.clear(entry.node)
 
     async def setattr(self, inode, attr, fields, fh, ctx):
         with errors():
@@ -275,12 +286,13 @@ class Operations(pyfuse3.Operations):
             return self._attrs(path, entry)
 
     # ---- invalidation after a refresh ----------------------------------------------------------------
-    async def invalidate(self, changed: list) -> None:
-        """Drop exactly what changed from the kernel caches: renamed or removed names, changed contents."""
+    async def invalidate(self, changed: list, prefix: tuple = ()) -> None:
+        """Drop exactly what changed from the kernel caches: renamed or removed names, changed contents.
+        `prefix` is where the server's layout starts below the mount point."""
         entries, inodes = [], []
         for old, new in changed:
             node = old or new
-            parent = node_components(node.path)[:-1]
+            parent = prefix + node_components(node.path)[:-1]
             parent_ino = self.inodes.known(parent)
             if parent_ino is None:
                 continue  # the kernel has never seen that directory
@@ -324,7 +336,8 @@ async def invalidate_attrs(inode) -> None:
 class ControlWrite:
     """What a writer has written to a control file so far (a write always replaces the whole file)."""
 
-    def __init__(self, node: str):
+    def __init__(self, mirrors, node: str):
+        self.mirrors = mirrors
         self.node = node
         self.data = b""
         self.written = False

@@ -24,9 +24,17 @@ CODE_STATES = {code: state for state, code in STATE_CODES.items()}
 
 SERVER_DIR = ".server"
 #: Files under MNT/.server/, in listing order.
-SERVER_FILES = ("status", "log", "stats", "zombies", "suites.def", "mirrors")
+SERVER_FILES = ("status", "log", "stats", "zombies", "suites.def", "mirrors", "events")
 #: Server files rendered by wffs itself (no server call).
 LOCAL_SERVER_FILES = ("status", "mirrors")
+#: The event log of a server (under .server/) and of the whole mount (at the top of a several-server mount).
+EVENTS = "events"
+MOUNT_EVENTS = ".events"
+#: Why a waiting node is not running: listed for nodes in these states only, so the tree stays small.
+WHY = "why"
+WAITING_STATES = ("queued", "unknown")
+#: A suite's or family's definition as text.
+DEF = "def"
 
 #: Server-provided files of a task, in listing order (the status file and .att come first).
 TASK_FILE_KINDS = ("ecf", "job", "out", "man")
@@ -44,6 +52,8 @@ class Kind(enum.Enum):
     TASK_FILE = "task_file"  # .ecf .job .out .man
     SERVER_FILE = "server_file"
     CONTROL = "control"  # <task>.mirror
+    NODE_TEXT = "node_text"  # <node>.why, <suite or family>.def: text the server makes for the node
+    EVENTS = "events"  # .server/events and MNT/.events: append-only, read as they grow
 
 
 @dataclass(frozen=True)
@@ -109,6 +119,10 @@ def node_names(
         names.append(Name(name, Kind.DIR, path))
     names.append(Name(f"{name}.{code}", Kind.STATUS, path, code))
     names.append(Name(f"{name}.{ATT}", Kind.ATT, path, ATT))
+    if not is_task:
+        names.append(Name(f"{name}.{DEF}", Kind.NODE_TEXT, path, DEF))
+    if state in WAITING_STATES and not suspended:
+        names.append(Name(f"{name}.{WHY}", Kind.NODE_TEXT, path, WHY))
     if is_task:
         present = set(task_files)
         names.extend(Name(f"{name}.{k}", Kind.TASK_FILE, path, k) for k in TASK_FILE_KINDS if k in present)
@@ -118,7 +132,12 @@ def node_names(
 
 
 def server_dir_names() -> list[Name]:
-    return [Name(f, Kind.SERVER_FILE, "/", f) for f in SERVER_FILES]
+    return [Name(f, Kind.EVENTS if f == EVENTS else Kind.SERVER_FILE, "/", f) for f in SERVER_FILES]
+
+
+def mount_root_names(servers) -> list[Name]:
+    """The mount point of a several-server mount: a directory per server, and the merged event log."""
+    return [Name(MOUNT_EVENTS, Kind.EVENTS, "/", EVENTS)] + [Name(s, Kind.DIR, "/", s) for s in servers]
 
 
 def directory_names(children: Iterable, *, root: bool = False) -> list[Name]:

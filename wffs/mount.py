@@ -1,4 +1,4 @@
-"""Wire the parts together and serve one mount in the foreground until unmounted or signalled."""
+"""Wire the parts together and serve a mount in the foreground until unmounted or signalled."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import trio
 from wffs.fuse_ops import CACHE_SECONDS, Operations
 from wffs.mirrors import Mirrors
 from wffs.refresher import Refresher
+from wffs.events import state_changes
+from wffs.tree import Tree
 from wffs.vfs import Vfs
 
 log = logging.getLogger(__name__)
@@ -45,43 +47,65 @@ class Remotes:
             await backend.close()
 
 
-def serve(backend, mountpoint: str, *, refresh: float, options, make_remote, read_only: bool = False,
-          on_ready=None) -> None:
-    """Mount, serve and always unmount; returns when unmounted or on SIGINT/SIGTERM/SIGHUP."""
-    vfs = Vfs(backend, refresh=refresh)
-    ops = Operations(vfs, refresh=refresh, read_only=read_only)
-    remotes = Remotes(make_remote)
-
-    async def on_change(changed):
-        await ops.invalidate(changed)
-        vfs.mirrors.follow_snapshot()
-
-    ops.refresher = Refresher(vfs, on_change, interval=refresh, idle_after=CACHE_SECONDS + refresh)
-    # a mirror compares with a fresh local view before it writes, so it never writes twice
-    vfs.mirrors = Mirrors(backend, lambda: vfs.snapshot, remotes, ops.refresher.refresh)
+def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, timeout: float, options,
+          make_remote, read_only: bool = False, fsname: str = "wffs") -> None:
+    """Mount `backends` ({name: backend}), serve and always unmount; returns when unmounted or on
+    SIGINT/SIGTERM/SIGHUP.  single: the one server's layout at the mount point, else MNT/<name>/."""
+    tree = Tree({}, single=single)
+    ops = Operations(tree, refresh=refresh, read_only=read_only)
+    all_remotes = []
+    for name, backend in backends.items():
+        vfs = Vfs(backend, refresh=refresh)
+        tree.servers[name] = vfs
+        remotes = Remotes(make_remote)
+        all_remotes.append(remotes)
+        refresher = Refresher(vfs, server_changed(ops, tree, name), interval=refresh,
+                              idle_after=CACHE_SECONDS + refresh)
+        ops.refreshers.append(refresher)
+        # a mirror compares with a fresh local view before it writes, so it never writes twice
+        vfs.mirrors = Mirrors(backend, (lambda v=vfs: v.snapshot), remotes, refresher.refresh)
 
     async def main():
         # Signals are caught from before the mount until everything is closed: a second SIGTERM
         # during shutdown must not kill the process between unmounting and closing (a dead mount).
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
-            await ops.refresher.refresh()  # the first view, before anyone can look
-            pyfuse3.init(ops, mountpoint, fuse_options(options, f"wffs:{backend.name}"))
-            try:
-                async with trio.open_nursery() as nursery:
-                    nursery.start_soon(ops.refresher.run)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(stop_on_signal, signals, nursery.cancel_scope)
+                for refresher, vfs in zip(ops.refreshers, tree.servers.values()):
+                    nursery.start_soon(refresher.run)
                     nursery.start_soon(vfs.mirrors.run)
-                    nursery.start_soon(stop_on_signal, signals, nursery.cancel_scope)
-                    if on_ready:
-                        on_ready()
+                # the first view of every server before anyone can look; a server that hangs is not
+                # waited for (its directory says why in .server/status meanwhile)
+                with trio.move_on_after(max(timeout, 1.0) + 1.0):
+                    for refresher in ops.refreshers:
+                        await refresher.first_done.wait()
+                pyfuse3.init(ops, mountpoint, fuse_options(options, fsname))
+                try:
                     await pyfuse3.main()
                     nursery.cancel_scope.cancel()  # unmounted from outside
-            finally:
-                pyfuse3.close(unmount=True)  # first: nobody waits on a mount that no longer answers
-                with trio.CancelScope(shield=True):
+                finally:
+                    pyfuse3.close(unmount=True)  # first: nobody waits on a mount that no longer answers
+            with trio.CancelScope(shield=True):
+                for remotes in all_remotes:
                     await remotes.close()
+                for backend in backends.values():
                     await backend.close()
 
     trio.run(main)
+
+
+def server_changed(ops: Operations, tree: Tree, name: str):
+    """What a refresh of one server does with the nodes that changed."""
+    vfs_events = None if tree.single else tree.events
+
+    async def on_change(changed):
+        await ops.invalidate(changed, tree.prefix(name))
+        tree.servers[name].mirrors.follow_snapshot()
+        if vfs_events is not None:
+            for path, old, new in state_changes(changed):
+                vfs_events.add(path, old, new, server=name)
+
+    return on_change
 
 
 async def stop_on_signal(signals, cancel_scope) -> None:

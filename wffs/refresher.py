@@ -27,6 +27,7 @@ class Refresher:
         self.last_use = time.monotonic()
         self._wake = trio.Event()
         self._done = trio.Event()
+        self.first_done = trio.Event()  # the first view has been asked for (answered or failed)
         self.idle = False
 
     async def touch(self) -> None:
@@ -51,6 +52,7 @@ class Refresher:
                 log.exception("refresh failed")
             self._done.set()
             self._done = trio.Event()
+            self.first_done.set()
             await trio.sleep(self.interval)
             if time.monotonic() - self.last_use > self.idle_after:
                 self.idle = True

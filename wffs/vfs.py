@@ -17,6 +17,7 @@ import cachetools
 
 from wffs import layout
 from wffs.backend.base import NotProvided, ServerUnavailable
+from wffs.events import EventLog, state_changes
 from wffs.layout import Kind, Name
 from wffs.snapshot import NodeInfo, Snapshot
 
@@ -60,6 +61,7 @@ class Entry:
     size: Optional[int]  # None: not measured yet (a server-provided file nobody has looked up)
     mtime: float
     volatile: bool = False  # content may change without a state change: short kernel cache times
+    server: str = ""  # which server's Vfs the entry belongs to (set by the Tree)
 
     @property
     def is_dir(self) -> bool:
@@ -103,6 +105,7 @@ class Vfs:
         self.snapshot = Snapshot()
         self.status = ServerStatus(backend.name)
         self.mirrors = None  # set by the mount when the server's mirrors are driven
+        self.events = EventLog()
         self.refresh = refresh
         self._indexes = cachetools.LRUCache(maxsize=4096)
         self._contents = cachetools.LRUCache(maxsize=cache_bytes, getsizeof=len)
@@ -147,6 +150,13 @@ class Vfs:
                          max(self.status.last_sync, self.status.last_error_time), volatile=True)
         if name.kind is Kind.CONTROL:
             return Entry(name.name, name.kind, name.node, name.file, len(self.control_content(name.node)),
+                         node.since, volatile=True)
+        if name.kind is Kind.EVENTS:
+            return Entry(name.name, name.kind, name.node, name.file, len(self.events),
+                         self.events.changed_at or self.status.last_sync, volatile=True)
+        if name.kind is Kind.NODE_TEXT:
+            cached = self._contents.get(self._node_text_key(name.node, name.file))
+            return Entry(name.name, name.kind, name.node, name.file, None if cached is None else len(cached),
                          node.since, volatile=True)
         if name.kind is Kind.SERVER_FILE:
             cached = self._server_files.get(name.file)
@@ -227,6 +237,10 @@ class Vfs:
             key += (int(time.monotonic() / CACHE_SECONDS),)
         return key
 
+    def _node_text_key(self, path: str, kind: str):
+        """`why` and `.def` depend on other nodes too: good for one snapshot and refresh interval."""
+        return (path, kind, self.snapshot.generation, int(time.monotonic() / self.refresh))
+
     async def content(self, entry: Entry) -> bytes:
         if entry.kind is Kind.DIR:
             raise IsADirectoryError(entry.name)
@@ -241,6 +255,15 @@ class Vfs:
             return node.att
         if entry.kind is Kind.CONTROL:
             return self.control_content(node.path)
+        if entry.kind is Kind.EVENTS:
+            return self.events.read(0, len(self.events))
+        if entry.kind is Kind.NODE_TEXT:
+            key = self._node_text_key(node.path, entry.file)
+            data = self._contents.get(key)
+            if data is None:
+                data = await self.backend.node_text(node.path, entry.file)
+                self._cache(key, data)
+            return data
         if entry.file not in node.files:
             raise NotFound(entry.name)
         key = self._content_key(node, entry.file)
@@ -305,4 +328,6 @@ class Vfs:
         if delta is None:
             return []
         self.snapshot, changed = self.snapshot.apply(delta)
+        for path, old, new in state_changes(changed):
+            self.events.add(path, old, new)
         return changed

@@ -32,6 +32,9 @@ class Backend(Protocol):
     async def read_many(self, items: list) -> dict:
         """Several task files at once, {(path, kind): bytes}; unreadable ones are left out."""
 
+    async def node_text(self, path: str, kind: str) -> bytes:
+        """Text the server makes for a node: 'why' it is not running, or its subtree's 'def'inition."""
+
     async def server_file(self, name: str) -> bytes:
         """Content of a server-level file other than `status` (log, stats, zombies, suites.def)."""
 

@@ -12,13 +12,15 @@ FULL_SYNC_TIMEOUT = 60.0
 
 class EcflowBackend:
     def __init__(self, host: str, port: int, *, timeout: float = 5.0, max_file_size: int = 64 << 20,
-                 ssl: bool = False, auth: Optional[str] = None):
+                 ssl: bool = False, user: Optional[str] = None, auth: Optional[str] = None):
         self.name = f"{host}:{port}"
         self.host, self.port = host, port
         self.timeout = timeout
         args = [host, str(port), "--max-file-size", str(max_file_size)]
         if ssl:
             args.append("--ssl")
+        if user:
+            args += ["--user", user]
         if auth:
             args += ["--auth", auth]  # a path: the worker reads the password, nobody else sees it
         self.worker = WorkerProcess("wffs.backend.ecflow_worker", args, timeout, self.name)
@@ -40,6 +42,9 @@ class EcflowBackend:
 
     async def read_many(self, items: list) -> dict:
         return await self.worker.call("read_many", items, timeout=max(self.timeout, 30.0))
+
+    async def node_text(self, path: str, kind: str) -> bytes:
+        return await self.worker.call("node_text", path, kind)
 
     async def server_file(self, name: str) -> bytes:
         return await self.worker.call("server_file", name)

@@ -421,6 +421,14 @@ class EcflowSession:
         for name, value in events.items():
             self.call(self.client.force_event, f"{path}:{name}", "set" if value else "clear")
 
+    def op_node_text(self, path: str, kind: str) -> bytes:
+        """`why` (the server's explanation of why a node is not running) or `def` (a subtree's definition)."""
+        if kind == "why":
+            return self.client_command(f"--group=get; why={path}")
+        if kind == "def":
+            return str(self.node(path)).encode("utf-8", "surrogateescape")
+        raise Missing(f"no {kind} text for nodes")
+
     def op_server_file(self, name: str) -> bytes:
         if name == "stats":
             return self.captured_stdout(self.client.stats)
@@ -495,11 +503,14 @@ def main(argv=None) -> int:
     parser.add_argument("port", type=int)
     parser.add_argument("--max-file-size", type=int, default=64 << 20)
     parser.add_argument("--ssl", action="store_true")
+    parser.add_argument("--user", help="the user name to connect as")
     parser.add_argument("--auth", help="JSON file with user and password")
     args = parser.parse_args(argv)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the binding prints goes to stderr, never into the protocol stream
     session = EcflowSession(args.host, args.port, args.max_file_size, ssl=args.ssl, auth=args.auth)
+    if args.user:
+        session.client.set_user_name(args.user)
     serve(session, sys.stdin.buffer, answers)
     return 0
 

@@ -1,0 +1,108 @@
+"""The several-servers config file (LAYOUT.md): TOML, one [servers.NAME] table per server.
+
+    [servers.ops]
+    host = "ecflow-ops.example"
+    port = 3142
+    ssl = true                       # optional
+    user = "ops"                     # optional
+    auth = "~/.config/wffs/ops.json" # optional: {"username": ..., "password": ...}
+
+Errors name the file and the line, so that a user can fix them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from typing import Optional
+
+#: A server's directory name under the mount point: no slash, no leading dot (that is for wffs's own).
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*\Z")
+KEYS = {"host": str, "port": int, "ssl": bool, "user": str, "auth": str}
+REQUIRED = ("host", "port")
+
+
+class ConfigError(ValueError):
+    """The config cannot be used; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    name: str
+    host: str
+    port: int
+    ssl: bool = False
+    user: Optional[str] = None
+    auth: Optional[str] = None
+
+
+def table_line(text: str, name: str) -> int:
+    """The line of the [servers.NAME] header (1-based), or 0 if it cannot be found."""
+    pattern = re.compile(r"^\s*\[\s*servers\s*\.\s*[\"']?" + re.escape(name) + r"[\"']?\s*\]")
+    for number, line in enumerate(text.splitlines(), 1):
+        if pattern.match(line):
+            return number
+    return 0
+
+
+def key_line(text: str, name: str, key: str) -> int:
+    """The line where a key of [servers.NAME] is set, else the table's line."""
+    start = table_line(text, name)
+    lines = text.splitlines()
+    for number in range(start + 1 if start else 1, len(lines) + 1):
+        line = lines[number - 1]
+        if start and re.match(r"^\s*\[", line):
+            break
+        if re.match(r"^\s*" + re.escape(key) + r"\s*=", line):
+            return number
+    return start
+
+
+def parse(text: str, source: str = "config") -> list[ServerConfig]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{source}: {e}") from None  # tomllib says "(at line N, column M)"
+    unknown = sorted(set(data) - {"servers"})
+    if unknown:
+        raise ConfigError(f"{source}: unknown section [{unknown[0]}]; servers go in [servers.NAME] tables")
+    servers = data.get("servers")
+    if not isinstance(servers, dict) or not servers:
+        raise ConfigError(f"{source}: no [servers.NAME] table")
+    configs = []
+    for name, table in servers.items():
+        where = f"{source}, line {table_line(text, name)}"
+        if not NAME.match(name):
+            raise ConfigError(f"{where}: [servers.{name}]: a server name is a directory name: letters, "
+                              "digits, '_', '.', '+', '-', not starting with '.'")
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}: servers.{name} must be a table")
+        for key, value in table.items():
+            at = f"{source}, line {key_line(text, name, key)}"
+            if key not in KEYS:
+                raise ConfigError(f"{at}: [servers.{name}]: unknown key {key!r} (known: {', '.join(KEYS)})")
+            if type(value) is not KEYS[key]:
+                raise ConfigError(f"{at}: [servers.{name}] {key} must be a {KEYS[key].__name__}")
+        for key in REQUIRED:
+            if key not in table:
+                raise ConfigError(f"{where}: [servers.{name}] needs {key} = ...")
+        if not 0 < table["port"] < 65536:
+            raise ConfigError(f"{source}, line {key_line(text, name, 'port')}: [servers.{name}] port "
+                              f"{table['port']} is not from 1 to 65535")
+        if not table["host"].strip():
+            raise ConfigError(f"{source}, line {key_line(text, name, 'host')}: [servers.{name}] host is empty")
+        configs.append(ServerConfig(name, table["host"], table["port"], table.get("ssl", False),
+                                    table.get("user"), table.get("auth")))
+    return configs
+
+
+def load(path: str) -> list[ServerConfig]:
+    try:
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    return parse(text, path)
