@@ -11,7 +11,7 @@ same 60 s entry and attribute timeouts, keep_cache on open, the same mount optio
 without default_permissions), and only the operations a reader needs. The benchmark divides wffs's times by
 this floor's: the ratio is what wffs itself adds.
 
---counts FILE: on exit, write how many times each operation was called (JSON).
+--counts FILE: on SIGUSR1 and on exit, write how many times each operation was called so far (JSON).
 """
 
 from __future__ import annotations
@@ -164,16 +164,25 @@ def main(argv=None) -> int:
     options = set(pyfuse3.default_options) - {"default_permissions"}  # as wffs (wffs/mount.py)
     options |= {"fsname=bench-floor", "subtype=benchfloor"}
 
+    def dump_counts():
+        if args.counts:
+            with open(args.counts + ".tmp", "w") as f:
+                json.dump(dict(ops.calls), f)
+            os.replace(args.counts + ".tmp", args.counts)
+
     async def run():
-        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1) as signals:
             pyfuse3.init(ops, args.mountpoint, options)
             try:
                 async with trio.open_nursery() as nursery:
-                    async def stop_on_signal():
-                        async for _ in signals:
+                    async def on_signal():
+                        async for signum in signals:
+                            if signum == signal.SIGUSR1:  # the counts so far, and go on
+                                dump_counts()
+                                continue
                             nursery.cancel_scope.cancel()
                             return
-                    nursery.start_soon(stop_on_signal)
+                    nursery.start_soon(on_signal)
                     await pyfuse3.main()
                     nursery.cancel_scope.cancel()  # unmounted from outside
             finally:
@@ -182,9 +191,7 @@ def main(argv=None) -> int:
     try:
         trio.run(run)
     finally:
-        if args.counts:
-            with open(args.counts, "w") as f:
-                json.dump(dict(ops.calls), f)
+        dump_counts()
     return 0
 
 

@@ -48,6 +48,7 @@ class FakeBackend:
         self.version = "Ecflow version(5.13.0)"
         self.server_files = {"log": b"LOG: started\n", "stats": b"stats\n", "zombies": b"",
                              "suites.def": b"# definition\n"}
+        self.node_texts: dict[tuple, bytes] = {}  # (path, 'why'|'def') -> text, instead of the default one
         self.down = False  # while True every call raises ServerUnavailable
         self.on_read: Optional[Callable[[str, str], Awaitable[None]]] = None  # awaited before read() returns
         self.calls: list[tuple] = []  # (op, *args) of every call, for tests that count server calls
@@ -178,6 +179,28 @@ class FakeBackend:
         if found and self.on_read is not None:
             await self.on_read(*next(iter(found)))
         return found
+
+    def definition(self, path: str, indent: int = 0) -> str:
+        """A definition-like text of the subtree at path (what `def` answers by default)."""
+        n = self.nodes[path]
+        name = path.rpartition("/")[2]
+        pad = "  " * indent
+        text = f"{pad}{n.kind} {name}\n"
+        text += "".join(self.definition(f"{path}/{c}", indent + 1) for c in n.children)
+        if n.kind in ("suite", "family"):
+            text += f"{pad}end{n.kind}\n"
+        return text
+
+    async def node_text(self, path: str, kind: str) -> bytes:
+        """'why' a node is not running, or its subtree's 'def'inition; NotProvided for unknown nodes."""
+        self._call("node_text", path, kind)
+        if path not in self.nodes or kind not in ("why", "def"):
+            raise NotProvided(f"no {kind} text for {path}")
+        if (path, kind) in self.node_texts:
+            return self.node_texts[(path, kind)]
+        if kind == "why":
+            return f"why {path}\n".encode()
+        return self.definition(path).encode()
 
     async def server_file(self, name: str) -> bytes:
         self._call("server_file", name)

@@ -37,11 +37,40 @@ class ServerConfig:
     auth: Optional[str] = None
 
 
+def _lines(text: str) -> list[str]:
+    """TOML lines: only \\n ends one (str.splitlines would also split at U+2028, \\x85, \\x1c ...)."""
+    return text.split("\n")
+
+
+def _key(name: str) -> str:
+    """A key as it may be written: bare or quoted."""
+    return r"(?:" + re.escape(name) + r"|\"" + re.escape(name) + r"\"|'" + re.escape(name) + r"')"
+
+
+def _at(source: str, line: int) -> str:
+    return f"{source}, line {line}" if line else source
+
+
 def table_line(text: str, name: str) -> int:
-    """The line of the [servers.NAME] header (1-based), or 0 if it cannot be found."""
-    pattern = re.compile(r"^\s*\[\s*servers\s*\.\s*[\"']?" + re.escape(name) + r"[\"']?\s*\]")
-    for number, line in enumerate(text.splitlines(), 1):
-        if pattern.match(line):
+    """The line where servers.NAME is defined (a [servers.NAME] or [[servers.NAME]] header, a
+    `NAME = {...}` under [servers], or a dotted `servers.NAME.key`), 1-based; 0 if it cannot be found."""
+    key = _key(name)
+    patterns = [r"^\s*\[\[?\s*servers\s*\.\s*" + key + r"\s*[\].]",
+                r"^\s*" + key + r"\s*=",
+                r"^\s*servers\s*\.\s*" + key + r"\s*[.=]"]
+    lines = _lines(text)
+    for pattern in patterns:
+        for number, line in enumerate(lines, 1):
+            if re.match(pattern, line):
+                return number
+    return 0
+
+
+def section_line(text: str, name: str) -> int:
+    """The line of a top-level [NAME] table (or [NAME.x], [[NAME]]) or `NAME = ...` key; 0 if not found."""
+    key = _key(name)
+    for number, line in enumerate(_lines(text), 1):
+        if re.match(r"^\s*\[\[?\s*" + key + r"\s*[\].]", line) or re.match(r"^\s*" + key + r"\s*[.=]", line):
             return number
     return 0
 
@@ -49,13 +78,17 @@ def table_line(text: str, name: str) -> int:
 def key_line(text: str, name: str, key: str) -> int:
     """The line where a key of [servers.NAME] is set, else the table's line."""
     start = table_line(text, name)
-    lines = text.splitlines()
-    for number in range(start + 1 if start else 1, len(lines) + 1):
-        line = lines[number - 1]
-        if start and re.match(r"^\s*\[", line):
-            break
-        if re.match(r"^\s*" + re.escape(key) + r"\s*=", line):
-            return number
+    lines = _lines(text)
+    if start:
+        for number in range(start + 1, len(lines) + 1):
+            line = lines[number - 1]
+            if re.match(r"^\s*\[", line):
+                break
+            if re.match(r"^\s*" + _key(key) + r"\s*=", line):
+                return number
+        for number in range(start, len(lines) + 1):  # inline table or dotted keys
+            if re.search(r"[{,.]\s*" + _key(key) + r"\s*=", lines[number - 1]):
+                return number
     return start
 
 
@@ -66,20 +99,21 @@ def parse(text: str, source: str = "config") -> list[ServerConfig]:
         raise ConfigError(f"{source}: {e}") from None  # tomllib says "(at line N, column M)"
     unknown = sorted(set(data) - {"servers"})
     if unknown:
-        raise ConfigError(f"{source}: unknown section [{unknown[0]}]; servers go in [servers.NAME] tables")
+        raise ConfigError(f"{_at(source, section_line(text, unknown[0]))}: unknown section [{unknown[0]}]; "
+                          "servers go in [servers.NAME] tables")
     servers = data.get("servers")
     if not isinstance(servers, dict) or not servers:
         raise ConfigError(f"{source}: no [servers.NAME] table")
     configs = []
     for name, table in servers.items():
-        where = f"{source}, line {table_line(text, name)}"
+        where = _at(source, table_line(text, name))
         if not NAME.match(name):
             raise ConfigError(f"{where}: [servers.{name}]: a server name is a directory name: letters, "
                               "digits, '_', '.', '+', '-', not starting with '.'")
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: servers.{name} must be a table")
         for key, value in table.items():
-            at = f"{source}, line {key_line(text, name, key)}"
+            at = _at(source, key_line(text, name, key))
             if key not in KEYS:
                 raise ConfigError(f"{at}: [servers.{name}]: unknown key {key!r} (known: {', '.join(KEYS)})")
             if type(value) is not KEYS[key]:
@@ -88,10 +122,10 @@ def parse(text: str, source: str = "config") -> list[ServerConfig]:
             if key not in table:
                 raise ConfigError(f"{where}: [servers.{name}] needs {key} = ...")
         if not 0 < table["port"] < 65536:
-            raise ConfigError(f"{source}, line {key_line(text, name, 'port')}: [servers.{name}] port "
+            raise ConfigError(f"{_at(source, key_line(text, name, 'port'))}: [servers.{name}] port "
                               f"{table['port']} is not from 1 to 65535")
         if not table["host"].strip():
-            raise ConfigError(f"{source}, line {key_line(text, name, 'host')}: [servers.{name}] host is empty")
+            raise ConfigError(f"{_at(source, key_line(text, name, 'host'))}: [servers.{name}] host is empty")
         configs.append(ServerConfig(name, table["host"], table["port"], table.get("ssl", False),
                                     table.get("user"), table.get("auth")))
     return configs

@@ -261,7 +261,10 @@ class Vfs:
             key = self._node_text_key(node.path, entry.file)
             data = self._contents.get(key)
             if data is None:
-                data = await self.backend.node_text(node.path, entry.file)
+                try:
+                    data = await self.backend.node_text(node.path, entry.file)
+                except NotProvided as e:
+                    raise NotFound(f"{entry.name}: {e}") from None
                 self._cache(key, data)
             return data
         if entry.file not in node.files:

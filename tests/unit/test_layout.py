@@ -96,18 +96,21 @@ def test_suite_names():
         Name("s", Kind.DIR, "/s"),
         Name("s.que", Kind.STATUS, "/s", "que"),
         Name("s.att", Kind.ATT, "/s", "att"),
+        Name("s.def", Kind.NODE_TEXT, "/s", "def"),
+        Name("s.why", Kind.NODE_TEXT, "/s", "why"),  # queued: waiting
     ]
 
 
 def test_empty_family_is_still_a_directory():
     names = layout.node_names("/s", "f", is_task=False, state="complete", suspended=False)
-    assert [(n.name, n.kind) for n in names] == [("f", Kind.DIR), ("f.com", Kind.STATUS), ("f.att", Kind.ATT)]
+    assert [(n.name, n.kind) for n in names] == [("f", Kind.DIR), ("f.com", Kind.STATUS), ("f.att", Kind.ATT),
+                                                 ("f.def", Kind.NODE_TEXT)]
     assert all(n.node == "/s/f" for n in names)
 
 
 def test_suspended_family_status_file():
     names = layout.node_names("/s", "f", is_task=False, state="aborted", suspended=True, has_children=True)
-    assert [n.name for n in names] == ["f", "f.sus", "f.att"]
+    assert [n.name for n in names] == ["f", "f.sus", "f.att", "f.def"]  # suspended: not waiting, no .why
     assert names[1].file == "sus"
 
 
@@ -130,25 +133,25 @@ def test_task_with_aliases_has_a_directory():
     names = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False, task_files=["ecf"],
                               has_children=True)
     assert names[0] == Name("t", Kind.DIR, "/s/t")
-    assert [n.name for n in names] == ["t", "t.que", "t.att", "t.ecf"]
+    assert [n.name for n in names] == ["t", "t.que", "t.att", "t.why", "t.ecf"]
 
 
 def test_absent_task_files_are_not_listed():
     names = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False, task_files=["ecf", "man"])
-    assert [n.name for n in names] == ["t.que", "t.att", "t.ecf", "t.man"]
+    assert [n.name for n in names] == ["t.que", "t.att", "t.why", "t.ecf", "t.man"]
     none = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False)
-    assert [n.name for n in none] == ["t.que", "t.att"]
+    assert [n.name for n in none] == ["t.que", "t.att", "t.why"]
 
 
 def test_unknown_file_kinds_are_not_listed():
     names = layout.node_names("/s", "t", is_task=True, state="queued", suspended=False,
                               task_files={"ecf": object(), "bogus": object()})  # a files mapping works too
-    assert [n.name for n in names] == ["t.que", "t.att", "t.ecf"]
+    assert [n.name for n in names] == ["t.que", "t.att", "t.why", "t.ecf"]
 
 
 def test_families_never_list_task_files():
     names = layout.node_names("/", "s", is_task=False, state="queued", suspended=False, task_files=["ecf"])
-    assert [n.name for n in names] == ["s", "s.que", "s.att"]
+    assert [n.name for n in names] == ["s", "s.que", "s.att", "s.def", "s.why"]
 
 
 def test_dotted_node_names():
@@ -167,15 +170,18 @@ def child(path, kind, state="queued", suspended=False, files=(), children=()):
 def test_server_dir_names():
     names = layout.server_dir_names()
     assert [n.name for n in names] == list(layout.SERVER_FILES)
-    assert all(n.kind is Kind.SERVER_FILE and n.node == "/" and n.file == n.name for n in names)
+    assert [n.name for n in names][-2:] == ["mirrors", "events"]
+    assert all(n.node == "/" and n.file == n.name for n in names)
+    assert [n.kind for n in names] == [Kind.SERVER_FILE] * (len(names) - 1) + [Kind.EVENTS]
 
 
 def test_root_directory_has_server_dir_first():
     names = layout.directory_names([child("/s1", "suite", children=("f",)), child("/s2", "suite", "aborted")],
                                    root=True)
     assert names[0] == Name(".server", Kind.DIR, "/", ".server")
-    assert [n.name for n in names] == [".server", "s1", "s1.que", "s1.att", "s2", "s2.abo", "s2.att"]
-    assert [n.node for n in names[1:]] == ["/s1"] * 3 + ["/s2"] * 3
+    assert [n.name for n in names] == [".server", "s1", "s1.que", "s1.att", "s1.def", "s1.why",
+                                       "s2", "s2.abo", "s2.att", "s2.def"]
+    assert [n.node for n in names[1:]] == ["/s1"] * 5 + ["/s2"] * 4
 
 
 def test_root_directory_without_suites():
@@ -195,11 +201,58 @@ def test_directory_names_keep_children_order_and_kinds():
         child("/s/f/m", "task", "queued", children=("alias0",)),
     ]
     names = layout.directory_names(kids)
-    assert [n.name for n in names] == ["z", "z.act", "z.att", "a.sus", "a.att", "a.job", "m", "m.que", "m.att"]
-    assert [n.node for n in names] == ["/s/f/z"] * 3 + ["/s/f/a"] * 3 + ["/s/f/m"] * 3
+    assert [n.name for n in names] == ["z", "z.act", "z.att", "z.def", "a.sus", "a.att", "a.job",
+                                       "m", "m.que", "m.att", "m.why"]
+    assert [n.node for n in names] == ["/s/f/z"] * 4 + ["/s/f/a"] * 3 + ["/s/f/m"] * 4
+    assert [n.kind for n in names] == [Kind.DIR, Kind.STATUS, Kind.ATT, Kind.NODE_TEXT,
+                                       Kind.STATUS, Kind.ATT, Kind.TASK_FILE,
+                                       Kind.DIR, Kind.STATUS, Kind.ATT, Kind.NODE_TEXT]
 
 
 def test_alias_directory_names():
     names = layout.directory_names([child("/s/t/alias0", "alias", "complete", files=("ecf", "job"))])
     assert [n.name for n in names] == ["alias0.com", "alias0.att", "alias0.ecf", "alias0.job"]
     assert all(n.node == "/s/t/alias0" for n in names)
+
+
+# ---- .why, .def, events and the several-server root (issue 12) --------------------------------------
+@pytest.mark.parametrize("is_task", [True, False])
+@pytest.mark.parametrize("suspended", [False, True])
+@pytest.mark.parametrize("state", sorted(layout.STATE_CODES))
+def test_why_only_for_waiting_nodes(state, suspended, is_task):
+    names = layout.node_names("/s", "n", is_task=is_task, state=state, suspended=suspended)
+    why = [n for n in names if n.name == "n.why"]
+    assert bool(why) == (state in ("queued", "unknown") and not suspended)
+    for n in why:
+        assert (n.kind, n.node, n.file) == (Kind.NODE_TEXT, "/s/n", "why")
+
+
+@pytest.mark.parametrize("state", sorted(layout.STATE_CODES))
+def test_def_only_for_suites_and_families(state):
+    family = layout.node_names("/s", "f", is_task=False, state=state, suspended=False, has_children=True)
+    assert Name("f.def", Kind.NODE_TEXT, "/s/f", "def") in family
+    task = layout.node_names("/s", "t", is_task=True, state=state, suspended=False, has_children=True,
+                             task_files=layout.TASK_FILE_KINDS, mirrored=True)
+    assert "t.def" not in [n.name for n in task]  # a task's definition is in its .att
+
+
+@given(name=NODE_NAMES, state=st.sampled_from(sorted(layout.STATE_CODES) + ["halted"]), suspended=st.booleans(),
+       is_task=st.booleans(), has_children=st.booleans(), mirrored=st.booleans(),
+       files=st.sets(st.sampled_from(layout.TASK_FILE_KINDS)))
+def test_node_names_are_unique_and_parse_back(name, state, suspended, is_task, has_children, mirrored, files):
+    names = layout.node_names("/s", name, is_task=is_task, state=state, suspended=suspended, task_files=files,
+                              has_children=has_children, mirrored=mirrored)
+    assert len({n.name for n in names}) == len(names)
+    for n in names:
+        assert n.node == f"/s/{name}"
+        if n.kind is not Kind.DIR:
+            assert layout.split_extension(n.name) == (name, n.file)
+
+
+def test_mount_root_names():
+    names = layout.mount_root_names(["local", "ops"])
+    assert names == [Name(".events", Kind.EVENTS, "/", "events"),
+                     Name("local", Kind.DIR, "/", "local"), Name("ops", Kind.DIR, "/", "ops")]
+    assert layout.mount_root_names({"a": object()}) == [Name(".events", Kind.EVENTS, "/", "events"),
+                                                        Name("a", Kind.DIR, "/", "a")]
+    assert [n.name for n in layout.mount_root_names([])] == [".events"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import trio
 
 from tests.fakes import FakeBackend
+from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.layout import Kind
 from wffs.vfs import NotADir, NotFound, Vfs
 
@@ -48,18 +51,22 @@ def run(fn):
 def test_listings():
     async def main():
         _, vfs = await mounted()
-        assert names(vfs, ()) == [".server", "s", "s.que", "s.att", "s2", "s2.com", "s2.att"]
-        assert names(vfs, ("s",)) == ["f", "f.act", "f.att", "t.v2.act", "t.v2.att", "t.v2.out"]
+        assert names(vfs, ()) == [".server", "s", "s.que", "s.att", "s.def", "s.why", "s2", "s2.com", "s2.att",
+                                  "s2.def"]
+        assert names(vfs, ("s",)) == ["f", "f.act", "f.att", "f.def", "t.v2.act", "t.v2.att", "t.v2.out"]
         assert names(vfs, ("s", "f")) == [
             "t1.com", "t1.att", "t1.ecf", "t1.job", "t1.out", "t1.man",
             "t2", "t2.sus", "t2.att", "t2.ecf",
-            "t3.que", "t3.att", "t3.ecf",
+            "t3.que", "t3.att", "t3.why", "t3.ecf",
         ]
         assert names(vfs, ("s2",)) == []
-        assert names(vfs, (".server",)) == ["status", "log", "stats", "zombies", "suites.def", "mirrors"]
+        assert names(vfs, (".server",)) == ["status", "log", "stats", "zombies", "suites.def", "mirrors",
+                                            "events"]
         kinds = {e.name: e.kind for e in vfs.listdir(("s", "f"))}
         assert kinds["t2"] is Kind.DIR and kinds["t2.sus"] is Kind.STATUS and kinds["t1.att"] is Kind.ATT
-        assert kinds["t1.out"] is Kind.TASK_FILE
+        assert kinds["t1.out"] is Kind.TASK_FILE and kinds["t3.why"] is Kind.NODE_TEXT
+        assert {e.name: e.kind for e in vfs.listdir(())}["s.def"] is Kind.NODE_TEXT
+        assert {e.name: e.kind for e in vfs.listdir((".server",))}["events"] is Kind.EVENTS
     run(main)
 
 
@@ -127,7 +134,8 @@ def test_every_size_equals_its_content():
         assert {(), ("s",), ("s", "f"), ("s", "f", "t2"), ("s2",), (".server",)} <= seen_dirs
         for kind, file in [(Kind.STATUS, "com"), (Kind.STATUS, "sus"), (Kind.STATUS, "act"), (Kind.ATT, "att"),
                            (Kind.TASK_FILE, "ecf"), (Kind.TASK_FILE, "job"), (Kind.TASK_FILE, "out"),
-                           (Kind.TASK_FILE, "man"), (Kind.SERVER_FILE, "status"), (Kind.SERVER_FILE, "log")]:
+                           (Kind.TASK_FILE, "man"), (Kind.SERVER_FILE, "status"), (Kind.SERVER_FILE, "log"),
+                           (Kind.NODE_TEXT, "why"), (Kind.NODE_TEXT, "def"), (Kind.EVENTS, "events")]:
             assert (kind, file) in seen_kinds
     run(main)
 
@@ -353,4 +361,157 @@ def test_not_yet_contacted():
         fake.down = False
         await vfs.refresh_once()
         assert "s" in names(vfs, ())
+    run(main)
+
+
+# ---- <node>.why and <node>.def (issue 12) ------------------------------------------------------------
+def node_text_calls(fake):
+    return [c for c in fake.calls if c[0] == "node_text"]
+
+
+def test_why_listed_only_for_waiting_nodes():
+    async def main():
+        fake = build()
+        fake.add("/s/f/t4", state="unknown")
+        fake.add("/s/f/t5", state="queued", suspended=True)
+        fake.add("/s/f/t6", state="submitted")
+        fake, vfs = await mounted(fake)
+        whys = sorted(n for n in names(vfs, ("s", "f")) if n.endswith(".why"))
+        assert whys == ["t3.why", "t4.why"]  # queued and unknown; not suspended, complete, aborted, submitted
+        assert "s.why" in names(vfs, ()) and "s2.why" not in names(vfs, ())  # suites too
+        assert "f.why" not in names(vfs, ("s",))  # active family
+
+        fake.set_state("/s/f/t3", "active")
+        fake.set_state("/s/f/t1", "queued")
+        fake.set_state("/s/f/t4", "unknown", suspended=True)
+        assert await vfs.refresh_once()
+        whys = sorted(n for n in names(vfs, ("s", "f")) if n.endswith(".why"))
+        assert whys == ["t1.why"]
+        with pytest.raises(NotFound):
+            await vfs.lookup(("s", "f"), "t3.why")
+        assert node_text_calls(fake) == []  # listing asks nothing of the server
+    run(main)
+
+
+def test_why_content_and_size_come_from_the_backend():
+    async def main():
+        fake, vfs = await mounted(refresh=60)
+        fake.node_texts[("/s/f/t3", "why")] = b"trigger /s/f/t1 == complete is false\n"
+        listed = {e.name: e for e in vfs.listdir(("s", "f"))}["t3.why"]
+        assert listed.size is None and listed.volatile  # not looked up yet
+        assert listed.node == "/s/f/t3" and listed.file == "why"
+        entry = await vfs.lookup(("s", "f"), "t3.why")
+        assert entry.size == len(b"trigger /s/f/t1 == complete is false\n")
+        assert await vfs.content(entry) == b"trigger /s/f/t1 == complete is false\n"
+        assert {e.name: e for e in vfs.listdir(("s", "f"))}["t3.why"].size == entry.size  # measured now
+        assert node_text_calls(fake) == [("node_text", "/s/f/t3", "why")]  # once: cached
+
+        assert await vfs.content(await vfs.lookup((), "s.why")) == b"why /s\n"
+        assert node_text_calls(fake)[-1] == ("node_text", "/s", "why")
+    run(main)
+
+
+def test_node_text_cached_per_snapshot_generation():
+    async def main():
+        fake, vfs = await mounted(refresh=60)
+        entry = await vfs.lookup(("s", "f"), "t3.why")
+        assert await vfs.content(entry) == b"why /s/f/t3\n"
+        fake.node_texts[("/s/f/t3", "why")] = b"a new reason, longer than the first\n"
+        assert await vfs.content(entry) == b"why /s/f/t3\n"  # same snapshot, same interval
+        fake.set_state("/s/f/t1", "aborted")  # another node changes: the reason may have too
+        assert await vfs.refresh_once()
+        entry = await vfs.lookup(("s", "f"), "t3.why")
+        assert entry.size == len(b"a new reason, longer than the first\n")
+        assert await vfs.content(entry) == b"a new reason, longer than the first\n"
+        assert len(node_text_calls(fake)) == 2
+    run(main)
+
+
+def test_node_text_refetched_after_the_refresh_interval():
+    async def main():
+        fake, vfs = await mounted(refresh=0.05)
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t3.why")) == b"why /s/f/t3\n"
+        fake.node_texts[("/s/f/t3", "why")] = b"later\n"
+        await trio.sleep(0.12)
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t3.why")) == b"later\n"
+    run(main)
+
+
+def test_def_for_suites_and_families_only():
+    async def main():
+        fake, vfs = await mounted()
+        assert "s.def" in names(vfs, ()) and "s2.def" in names(vfs, ())
+        assert "f.def" in names(vfs, ("s",))
+        assert not [n for n in names(vfs, ("s", "f")) + names(vfs, ("s", "f", "t2")) if n.endswith(".def")]
+        entry = await vfs.lookup(("s",), "f.def")
+        assert (entry.kind, entry.node, entry.file) == (Kind.NODE_TEXT, "/s/f", "def")
+        data = await vfs.content(entry)
+        assert data == fake.definition("/s/f").encode()
+        assert data.startswith(b"family f\n") and b"  task t1\n" in data and b"    alias al\n" in data
+        assert entry.size == len(data)
+        assert node_text_calls(fake) == [("node_text", "/s/f", "def")]
+    run(main)
+
+
+def test_node_text_of_an_unreachable_server():
+    async def main():
+        fake, vfs = await mounted()
+        fake.down = True
+        with pytest.raises(ServerUnavailable):  # EIO: the reason cannot be known
+            await vfs.lookup(("s", "f"), "t3.why")
+        fake.down = False
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t3.why")) == b"why /s/f/t3\n"
+    run(main)
+
+
+def test_node_text_of_a_node_the_server_no_longer_has():
+    async def main():
+        fake, vfs = await mounted()
+        fake.remove("/s/f/t3")  # the snapshot still lists it
+        assert "t3.why" in names(vfs, ("s", "f"))
+        # ENOENT either way (the FUSE adapter maps both); NotFound would match the other server files
+        with pytest.raises((NotFound, NotProvided)):
+            await vfs.lookup(("s", "f"), "t3.why")
+    run(main)
+
+
+# ---- .server/events (issue 12) -----------------------------------------------------------------------
+def event_lines(data: bytes) -> list[list[str]]:
+    return [line.split("\t") for line in data.decode().splitlines()]
+
+
+def test_server_events_grow_with_state_changes():
+    async def main():
+        fake, vfs = await mounted()
+        first = await vfs.lookup((".server",), "events")
+        assert (first.kind, first.size, first.volatile) == (Kind.EVENTS, 0, True)
+        assert await vfs.content(first) == b""  # the first view of the tree is no change
+
+        fake.set_state("/s/f/t3", "active")
+        fake.add("/s/f/t4")  # a new node is no state change
+        assert await vfs.refresh_once()
+        entry = await vfs.lookup((".server",), "events")
+        data = await vfs.content(entry)
+        assert entry.size == len(data) > 0
+        assert entry.mtime == vfs.events.changed_at
+        [line] = event_lines(data)
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", line[0])
+        assert line[1:] == ["/s/f/t3", "que", "act"]
+
+        fake.set_state("/s/f/t3", "active", suspended=True)
+        fake.set_state("/s/f/t1", "complete")  # same state, new time: no line
+        assert await vfs.refresh_once()
+        again = await vfs.content(await vfs.lookup((".server",), "events"))
+        assert again.startswith(data)  # append-only
+        assert [line[1:] for line in event_lines(again)] == [["/s/f/t3", "que", "act"], ["/s/f/t3", "act", "sus"]]
+        listed = {e.name: e for e in vfs.listdir((".server",))}["events"]
+        assert listed.size == len(again)
+
+        fake.down = True
+        fake.set_state("/s/f/t1", "aborted")
+        assert await vfs.refresh_once() == []
+        assert len(vfs.events) == len(again)  # nothing seen while down
+        fake.down = False
+        assert await vfs.refresh_once()
+        assert event_lines(vfs.events.read(0, len(vfs.events)))[-1][1:] == ["/s/f/t1", "com", "abo"]
     run(main)

@@ -1,0 +1,1344 @@
+#!/usr/bin/env python3
+"""wffs benchmark (issue 11): wffs against the limit (tmpfs), the FUSE floor and the ecflow_client way.
+
+    bench.py [--scale 1k|10k|50k ...] [--idle-seconds 60] [--out run/bench]
+
+For each scale, in one run: a real ecflow_server on loopback loaded with a generated suite
+(scripts/gen_suite.py); the same tree copied from a wffs mount to a tmpfs mounted here (the limit); the
+FUSE floor (scripts/bench_floor.py: a minimal static pyfuse3 file system serving that copy from memory);
+and wffs itself. Each command runs cold (fresh mount, page/dentry caches dropped) and warm (again, right
+after). Then what users do today with ecflow_client for the same jobs, the requests the server receives
+(its --stats counters) for a cold mount + find and for an idle mount, peak memory and mount time, and
+freshness (delay from a state change on the server to its status file in the mount, idle and under load).
+
+Prints tables with ratios and every goal of the issue as pass/miss (targets, not assertions), and saves
+OUT/bench-<time>.json (everything measured), .txt (the printed tables) and .png (scripts/bench_plot.py;
+needs matplotlib, which `make bench` installs when missing).
+
+Everything this starts is cleaned up on exit, error or signal: mounts (fusermount -u, then -uz), the
+tmpfs, servers, subprocesses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import atexit
+import hashlib
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path[:0] = [str(HERE), str(ROOT)]
+
+from wffs import mounts  # noqa: E402
+from wffs.devserver import EcflowServer, client_cli  # noqa: E402
+
+PY = sys.executable
+SCALES = {"1k": (2, 10, 50), "10k": (10, 20, 50), "50k": (50, 20, 50)}  # suites, families, tasks
+REFRESH = 2.0  # wffs's default --refresh
+WFFS_IDLE_AFTER = 62.0  # wffs polls for CACHE_SECONDS + refresh after the last use (wffs/refresher.py)
+IDLE_FRESHNESS_WAIT = 70.0  # "no reader for > 70 s"
+POLL = 0.02  # freshness: os.path.exists every 20 ms
+CLI_SAMPLE = 300  # files fetched with one ecflow_client process each
+ECFLOW_FUSE = "/usr/bin/ecflow_fuse"
+
+COMMANDS = [  # name, shell command ({m}: the directory), what the printed number is
+    ("find", "find {m} | wc -l", "entries"),
+    ("find_abo", "find {m} -name '*.abo' | wc -l", "aborted"),
+    ("ls_lR", "ls -lR {m} | wc -l", "lines"),
+    ("grep", "grep -r ERROR {m} --include='*.out' | wc -l", "matches"),
+    ("tar", "tar cf - -C {m} --exclude ./.server . | wc -c", "bytes"),
+    ("backup", "find {m} \\( -name '*.ecf' -o -name '*.out' \\) -print0 | xargs -0 cat | wc -c", "bytes"),
+]
+LABELS = {"find": "find MNT | wc -l", "find_abo": "find MNT -name '*.abo'", "ls_lR": "ls -lR MNT",
+          "grep": "grep -r ERROR --include=*.out", "tar": "tar cf - -C MNT . | wc -c",
+          "backup": "backup: find .ecf/.out | xargs cat"}
+BACKENDS = ("tmpfs", "floor", "wffs")
+
+# Counts the wffs operations (FUSE handlers and backend calls) of an instrumented mount: the benchmark's
+# analysis pass only, never the timed runs. argv: COUNTS_FILE, then the wffs command line.
+COUNTING_WRAPPER = r'''
+import collections, json, signal, sys, time
+counts, seconds = collections.Counter(), collections.Counter()
+path = sys.argv[1]
+sys.argv = ["wffs"] + sys.argv[2:]
+from wffs import fuse_ops
+from wffs.backend import ecflow as backend
+def wrap(label, fn, by_kind=False):
+    async def counted(self, *a, **k):
+        key = label + ("." + str(a[1]) if by_kind and len(a) > 1 else "")
+        counts[key] += 1
+        t = time.perf_counter()
+        try:
+            return await fn(self, *a, **k)
+        finally:
+            seconds[key] += time.perf_counter() - t
+    return counted
+for name in ("lookup", "getattr", "opendir", "readdir", "releasedir", "open", "read", "release", "statfs",
+             "getxattr", "listxattr", "access", "flush", "forget"):
+    fn = getattr(fuse_ops.Operations, name, None)
+    if fn is not None:
+        setattr(fuse_ops.Operations, name, wrap("fuse." + name, fn))
+setattr(backend.EcflowBackend, "read", wrap("backend.read", backend.EcflowBackend.read, by_kind=True))
+for name in ("changes", "server_file"):
+    setattr(backend.EcflowBackend, name, wrap("backend." + name, getattr(backend.EcflowBackend, name)))
+def dump(*_):
+    with open(path, "w") as f:
+        json.dump({"counts": counts, "seconds": seconds}, f)
+signal.signal(signal.SIGUSR1, dump)
+import atexit
+atexit.register(dump)
+from wffs.cli import main
+main()
+'''
+
+T0 = time.monotonic()
+
+
+def progress(text: str) -> None:
+    print(f"[{time.monotonic() - T0:6.1f} s] {text}", flush=True)
+
+
+# =============================================================================== cleanup
+
+
+class Cleanup:
+    """Everything started here, undone on exit whatever happens (try/finally, atexit and signals)."""
+
+    def __init__(self):
+        self.fuse: List["FuseProc"] = []
+        self.tmpfs: List[Path] = []
+        self.servers: List[EcflowServer] = []
+        self.procs: List[subprocess.Popen] = []
+        self.done = False
+
+    def run(self) -> None:
+        for proc in list(self.procs):
+            kill_group(proc)
+        self.procs.clear()
+        for fp in list(self.fuse):
+            try:
+                fp.stop()
+            except Exception as e:  # keep cleaning up
+                print(f"cleanup: {fp.mnt}: {e}", file=sys.stderr)
+        self.fuse.clear()
+        for path in list(self.tmpfs):
+            if mounts.is_mounted(str(path)):
+                subprocess.run(["umount", str(path)], stderr=subprocess.DEVNULL)
+            if mounts.is_mounted(str(path)):
+                subprocess.run(["umount", "-l", str(path)], stderr=subprocess.DEVNULL)
+        self.tmpfs.clear()
+        for server in list(self.servers):
+            try:
+                server.stop()
+            except Exception as e:
+                print(f"cleanup: server {server.port}: {e}", file=sys.stderr)
+        self.servers.clear()
+
+
+CLEANUP = Cleanup()
+atexit.register(CLEANUP.run)
+
+
+def _on_signal(signum, frame):
+    raise SystemExit(f"bench: {signal.Signals(signum).name}: cleaning up")
+
+
+def kill_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+# =============================================================================== small helpers
+
+
+def run_shell(cmd: str, timeout: float) -> Dict[str, Any]:
+    """A shell pipeline (pipefail), wall-clock timed, killed as a group on timeout."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(["bash", "-o", "pipefail", "-c", cmd], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    CLEANUP.procs.append(proc)
+    timed_out = False
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        kill_group(proc)
+        out, err = proc.communicate()
+    seconds = time.perf_counter() - started
+    CLEANUP.procs.remove(proc)
+    return {"seconds": seconds, "rc": proc.returncode, "timeout": timed_out,
+            "out": out.decode(errors="replace").strip()[-300:],
+            "err": err.decode(errors="replace").strip()[:600]}
+
+
+def drop_caches() -> bool:
+    """sync; echo 3 > /proc/sys/vm/drop_caches (page cache, dentries, inodes), where permitted."""
+    os.sync()
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def children(pid: int) -> List[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as f:
+                    stat = f.read()
+                if int(stat[stat.rfind(b")") + 2:].split()[1]) == pid:
+                    found.append(int(entry))
+            except (OSError, ValueError, IndexError):
+                continue
+    return found
+
+
+def cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def vm_kb(pid: Optional[int], field: str = "VmHWM") -> Optional[int]:
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def proc_io(pid: Optional[int]) -> Dict[str, int]:
+    try:
+        with open(f"/proc/{pid}/io") as f:
+            return {k: int(v) for k, v in (line.split(":") for line in f)}
+    except (OSError, ValueError, TypeError):
+        return {}
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt_s(x: Optional[float]) -> str:
+    if x is None:
+        return "-"
+    if x >= 100:
+        return f"{x:.0f}"
+    if x >= 10:
+        return f"{x:.1f}"
+    return f"{x:.2f}" if x >= 0.1 else f"{x:.3f}"
+
+
+def fmt_x(x: Optional[float]) -> str:
+    if x is None:
+        return "-"
+    return f"{x:.0f}x" if x >= 100 else (f"{x:.1f}x" if x >= 10 else f"{x:.2f}x")
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> Optional[float]:
+    if a is None or b is None or b <= 0:
+        return None
+    return a / b
+
+
+# =============================================================================== server statistics
+
+
+def parse_stats(text: str) -> Dict[str, int]:
+    """The request counters of `ecflow_client --stats` (the lines after "Request's per ...")."""
+    counters: Dict[str, int] = {}
+    started = False
+    for line in text.splitlines():
+        if line.strip().startswith("Request's per"):
+            started = True
+            continue
+        if started:
+            m = re.match(r"\s+(\S.*?)\s{2,}(\d+)\s*$", line)
+            if m:
+                counters[m.group(1)] = int(m.group(2))
+    return counters
+
+
+def stats_snapshot(server: EcflowServer) -> Dict[str, Any]:
+    done = server.cli("--stats", timeout=30)
+    io = proc_io(server.pid)
+    return {"time": time.time(), "counters": parse_stats(done.stdout.decode(errors="replace")),
+            "server_wchar": io.get("wchar"), "server_rchar": io.get("rchar")}
+
+
+def stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]:
+    """Requests between two snapshots; 'stats cmd' (our own probes) left out."""
+    names = set(before["counters"]) | set(after["counters"])
+    counters = {n: after["counters"].get(n, 0) - before["counters"].get(n, 0) for n in sorted(names)}
+    counters = {n: v for n, v in counters.items() if v and n != "stats cmd"}
+    out = {"requests": counters, "seconds": after["time"] - before["time"]}
+    if before.get("server_wchar") is not None and after.get("server_wchar") is not None:
+        out["server_bytes_written"] = after["server_wchar"] - before["server_wchar"]
+    return out
+
+
+# =============================================================================== mounts
+
+
+class FuseProc:
+    """A FUSE file system run as a subprocess (wffs or the floor), mounted on mnt, always torn down."""
+
+    def __init__(self, label: str, argv: List[str], mnt: Path, log: Path, cwd: Path = ROOT):
+        self.label, self.argv, self.mnt, self.log, self.cwd = label, argv, Path(mnt), Path(log), Path(cwd)
+        self.proc: Optional[subprocess.Popen] = None
+        self.mount_seconds: Optional[float] = None
+        self.worker: Optional[int] = None
+        self.hwm: Dict[str, Optional[int]] = {}
+
+    def start(self, timeout: float) -> "FuseProc":
+        """Start; mount time is from the start until the first `ls MNT` answers on the mount."""
+        self.mnt.mkdir(parents=True, exist_ok=True)
+        if mounts.is_mounted(str(self.mnt)):
+            mounts.unmount(str(self.mnt), lazy=True)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with open(self.log, "ab") as log:
+            env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(self.cwd),
+                                                                            os.environ.get("PYTHONPATH")])))
+            self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+        CLEANUP.fuse.append(self)
+        deadline = started + timeout
+        while not mounts.is_mounted(str(self.mnt)):
+            if self.proc.poll() is not None or time.perf_counter() > deadline:
+                self.stop()
+                raise RuntimeError(f"{self.label} did not mount {self.mnt}; {self.log} ends with:\n{self.tail()}")
+            time.sleep(0.005)
+        done = subprocess.run(["ls", str(self.mnt)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              timeout=max(1.0, deadline - time.perf_counter()))
+        if done.returncode != 0:
+            self.stop()
+            raise RuntimeError(f"ls {self.mnt} failed: {done.stderr.decode(errors='replace')}")
+        self.mount_seconds = time.perf_counter() - started
+        workers = [p for p in children(self.proc.pid) if "ecflow_worker" in cmdline(p)]
+        self.worker = workers[0] if workers else None
+        return self
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def peak_rss(self) -> Dict[str, Optional[int]]:
+        """VmHWM in kB of the mount process and of its worker (if any), read now."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.hwm = {"mount_kb": vm_kb(self.proc.pid), "worker_kb": vm_kb(self.worker)}
+        return self.hwm
+
+    def signal(self, signum: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, signum)
+
+    def stop(self) -> None:
+        if self in CLEANUP.fuse:
+            CLEANUP.fuse.remove(self)
+        if self.proc is None:
+            return
+        self.peak_rss()
+        if mounts.is_mounted(str(self.mnt)):
+            mounts.unmount(str(self.mnt), timeout=10)
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            kill_group(self.proc)
+        if mounts.is_mounted(str(self.mnt)):
+            mounts.unmount(str(self.mnt), lazy=True, timeout=10)
+        if self.worker and os.path.exists(f"/proc/{self.worker}") and "ecflow_worker" in cmdline(self.worker):
+            try:
+                os.kill(self.worker, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.proc = None
+
+
+# =============================================================================== one scale
+
+
+class ScaleRun:
+    def __init__(self, scale: str, out: Path, idle_seconds: float, wffs_tree: Path = ROOT):
+        self.wffs_tree = wffs_tree
+        self.scale = scale
+        self.suites, self.families, self.tasks_per = SCALES[scale]
+        self.ntasks = self.suites * self.families * self.tasks_per
+        self.k = self.ntasks / 1000.0
+        self.dir = (out / scale).resolve()
+        self.idle_seconds = idle_seconds
+        self.cmd_timeout = max(120.0, 40.0 * self.k)
+        self.mount_timeout = max(60.0, 6.0 * self.k)
+        self.server: Optional[EcflowServer] = None
+        self.r: Dict[str, Any] = {"scale": scale, "tasks": self.ntasks, "mounts": [], "notes": []}
+        self.plans = []
+        self.mount_count = 0
+
+    # ---------------------------------------------------------------- set-up
+    def prepare_dir(self) -> None:
+        """A fresh directory: leftovers of an interrupted run (mounts first) are removed."""
+        if self.dir.exists():
+            with open("/proc/self/mounts") as f:
+                stale = [mounts._unescape(line.split()[1]) for line in f]
+            for path in stale:
+                if path == str(self.dir) or path.startswith(str(self.dir) + "/"):
+                    progress(f"{self.scale}: unmounting a leftover mount {path}")
+                    if not mounts.unmount(path, lazy=True):
+                        subprocess.run(["umount", "-l", path], stderr=subprocess.DEVNULL)
+            shutil.rmtree(self.dir, ignore_errors=True)
+        self.dir.mkdir(parents=True, exist_ok=True)
+
+    def start_server(self) -> None:
+        from gen_suite import generate
+
+        self.server = EcflowServer(self.dir / "home")
+        CLEANUP.servers.append(self.server)
+        self.server.start()
+        progress(f"{self.scale}: ecflow_server on port {self.server.port}; generating "
+                 f"{self.suites} suites x {self.families} families x {self.tasks_per} tasks")
+        result = generate(self.server, self.dir / "home", self.suites, self.families, self.tasks_per)
+        self.plans = result.plans
+        self.r["workload"] = {"port": self.server.port, "tasks": result.tasks, "states": result.states,
+                              "with_output": result.with_output, "generate_seconds": result.seconds}
+        progress(f"{self.scale}: loaded {result.tasks} tasks {result.states}, {result.with_output} with "
+                 f"job output, in {result.seconds:.1f} s")
+
+    def wffs(self, name: str, counted: Optional[Path] = None) -> FuseProc:
+        self.mount_count += 1
+        mnt = self.dir / f"mnt-{name}"
+        log = self.dir / "logs" / f"wffs-{name}.log"
+        tail = ["mount", "localhost", str(self.server.port), str(mnt), "--foreground",
+                "--refresh", str(REFRESH), "--log", str(log)]
+        if counted is not None:
+            argv = [PY, "-c", COUNTING_WRAPPER, str(counted)] + tail
+        else:
+            argv = [PY, "-m", "wffs.cli"] + tail
+        return FuseProc(f"wffs[{name}]", argv, mnt, log, cwd=self.wffs_tree)
+
+    def floor(self, name: str, counts: Path) -> FuseProc:
+        mnt = self.dir / f"mnt-floor-{name}"
+        log = self.dir / "logs" / f"floor-{name}.log"
+        argv = [PY, str(HERE / "bench_floor.py"), str(self.tmpfs), str(mnt), "--counts", str(counts)]
+        return FuseProc(f"floor[{name}]", argv, mnt, log)
+
+    def note_mount(self, fp: FuseProc, phase: str) -> None:
+        """Mount time and peak memory of every mount, read just before it is unmounted."""
+        rss = fp.peak_rss()
+        self.r["mounts"].append({"label": fp.label, "phase": phase, "mount_seconds": fp.mount_seconds,
+                                 "vmhwm_mount_kb": rss.get("mount_kb"), "vmhwm_worker_kb": rss.get("worker_kb")})
+
+    def copy_to_tmpfs(self) -> None:
+        """tmpfs mounted here; the tree copied into it from a wffs mount (rsync -a, without .server)."""
+        self.tmpfs = self.dir / "tmpfs"
+        self.tmpfs.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4g,mode=755", "tmpfs", str(self.tmpfs)], check=True)
+        CLEANUP.tmpfs.append(self.tmpfs)
+        fp = self.wffs("copy").start(self.mount_timeout)
+        progress(f"{self.scale}: wffs mounted in {fp.mount_seconds:.2f} s; copying the tree to tmpfs (rsync -a)")
+        res = run_shell(f"rsync -a --exclude=/.server {fp.mnt}/ {self.tmpfs}/", self.cmd_timeout * 2)
+        self.note_mount(fp, "copy")
+        fp.stop()
+        if res["rc"] not in (0, 24) or res["timeout"]:
+            raise RuntimeError(f"rsync from wffs failed: {res}")
+        files, dirs, size = 0, 0, 0
+        ecf, out = [], []
+        for top, dnames, fnames in os.walk(self.tmpfs):
+            dirs += len(dnames)
+            for n in fnames:
+                files += 1
+                p = os.path.join(top, n)
+                size += os.path.getsize(p)
+                node = "/" + os.path.relpath(p, self.tmpfs).rpartition(".")[0]
+                if n.endswith(".ecf"):
+                    ecf.append(node)
+                elif n.endswith(".out"):
+                    out.append(node)
+        self.scripts, self.outputs = sorted(ecf), sorted(out)
+        self.r["tree"] = {"directories": dirs + 1, "files": files, "bytes": size, "scripts": len(ecf),
+                          "outputs": len(out), "copy_seconds": res["seconds"], "copy_rc": res["rc"]}
+        progress(f"{self.scale}: tmpfs copy: {dirs + 1} directories, {files} files, {size / 1e6:.1f} MB "
+                 f"({res['seconds']:.1f} s through wffs)")
+
+    # ---------------------------------------------------------------- commands
+    def run_command(self, name: str, template: str, path: Path) -> Dict[str, Any]:
+        res = run_shell(template.format(m=path), self.cmd_timeout)
+        if res["timeout"] or res["rc"] != 0:
+            self.r["notes"].append(f"{name} on {path}: rc {res['rc']}{' (timeout)' if res['timeout'] else ''}: "
+                                   f"{res['err'][:200]}")
+        return res
+
+    def battery_tmpfs(self) -> Dict[str, Any]:
+        results = {}
+        for name, template, _ in COMMANDS:
+            dropped = drop_caches()
+            cold = self.run_command(name, template, self.tmpfs)
+            warm = self.run_command(name, template, self.tmpfs)
+            results[name] = {"cold": cold, "warm": warm, "dropped_caches": dropped}
+        results["tar"]["manifest"] = manifest(self.tmpfs, self.cmd_timeout)
+        return results
+
+    def battery_floor(self) -> Dict[str, Any]:
+        results = {}
+        for name, template, _ in COMMANDS:
+            counts = self.dir / "logs" / f"floor-{name}.counts.json"
+            fp = self.floor(name, counts).start(self.mount_timeout)
+            dropped = drop_caches()
+            cold = self.run_command(name, template, fp.mnt)
+            ops_cold = signal_counts(fp, counts)
+            warm = self.run_command(name, template, fp.mnt)
+            ops_all = signal_counts(fp, counts)
+            entry = {"cold": cold, "warm": warm, "dropped_caches": dropped, "mount_seconds": fp.mount_seconds,
+                     "ops_cold": ops_cold, "ops_warm": subtract(ops_all, ops_cold)}
+            if name == "tar":
+                entry["manifest"] = manifest(fp.mnt, self.cmd_timeout)
+            self.note_mount(fp, f"floor {name}")
+            fp.stop()
+            results[name] = entry
+            progress(f"{self.scale}:   floor {name}: cold {fmt_s(cold['seconds'])} s, warm {fmt_s(warm['seconds'])} s")
+        return results
+
+    def battery_wffs(self) -> Dict[str, Any]:
+        results = {}
+        for name, template, _ in COMMANDS:
+            s0 = stats_snapshot(self.server)
+            fp = self.wffs(f"cmd-{name}").start(self.mount_timeout)
+            s1 = stats_snapshot(self.server)
+            dropped = drop_caches()
+            cold = self.run_command(name, template, fp.mnt)
+            s2 = stats_snapshot(self.server)
+            warm = self.run_command(name, template, fp.mnt)
+            s3 = stats_snapshot(self.server)
+            entry = {"cold": cold, "warm": warm, "dropped_caches": dropped, "mount_seconds": fp.mount_seconds,
+                     "server_mount": stats_delta(s0, s1), "server_cold": stats_delta(s1, s2),
+                     "server_warm": stats_delta(s2, s3)}
+            if name == "tar":
+                entry["manifest"] = manifest(fp.mnt, self.cmd_timeout)
+            entry["rss"] = fp.peak_rss()
+            self.note_mount(fp, f"wffs {name}")
+            fp.stop()
+            results[name] = entry
+            progress(f"{self.scale}:   wffs {name}: cold {fmt_s(cold['seconds'])} s, warm {fmt_s(warm['seconds'])} s"
+                     f" (mount {fp.mount_seconds:.2f} s; server requests cold: "
+                     f"{sum(entry['server_cold']['requests'].values())})")
+        return results
+
+    def op_counts(self) -> Dict[str, Any]:
+        """How many FUSE operations and backend calls reach wffs for some cold commands (an instrumented
+        mount, not timed)."""
+        results = {}
+        for name in ("find", "ls_lR", "grep", "backup"):
+            template = dict((n, t) for n, t, _ in COMMANDS)[name]
+            counts = self.dir / "logs" / f"wffs-ops-{name}.json"
+            fp = self.wffs(f"ops-{name}", counted=counts).start(self.mount_timeout)
+            before = signal_counts(fp, counts, nested=True)
+            drop_caches()
+            res = self.run_command(name, template, fp.mnt)
+            after = signal_counts(fp, counts, nested=True)
+            fp.stop()
+            results[name] = {"seconds_instrumented": res["seconds"],
+                             "counts": subtract(after.get("counts", {}), before.get("counts", {})),
+                             "handler_seconds": {k: round(v, 3) for k, v in subtract(
+                                 after.get("seconds", {}), before.get("seconds", {})).items()}}
+        return results
+
+    # ---------------------------------------------------------------- server cost, idle
+    def cost_and_idle(self, meanwhile: Callable[[], None]) -> Dict[str, Any]:
+        """Requests for a cold mount + find, then for idle_seconds of that mount left alone (sampled every
+        5 s, for as long as `meanwhile` runs: things that do not talk to the server)."""
+        s0 = stats_snapshot(self.server)
+        fp = self.wffs("cost").start(self.mount_timeout)
+        s1 = stats_snapshot(self.server)
+        drop_caches()
+        find = self.run_command("find", "find {m} | wc -l", fp.mnt)
+        s2 = stats_snapshot(self.server)
+        result = {"mount": stats_delta(s0, s1), "find": stats_delta(s1, s2),
+                  "mount_and_find": stats_delta(s0, s2), "find_seconds": find["seconds"],
+                  "mount_seconds": fp.mount_seconds}
+        samples = [s2]
+        stop = threading.Event()
+
+        def sampler():
+            while not stop.wait(max(0.1, samples[-1]["time"] + 5.0 - time.time())):
+                samples.append(stats_snapshot(self.server))
+
+        thread = threading.Thread(target=sampler, daemon=True)
+        thread.start()
+        try:
+            meanwhile()
+            remaining = self.idle_seconds - (time.time() - s2["time"])
+            if remaining > 0:
+                progress(f"{self.scale}: idle mount: waiting {remaining:.0f} s more")
+                time.sleep(remaining)
+        finally:
+            stop.set()
+            thread.join()
+        samples.append(stats_snapshot(self.server))
+        within = [s for s in samples if s["time"] - s2["time"] <= self.idle_seconds + 2.5]
+        end = within[-1]
+        result["idle"] = stats_delta(s2, end)
+        result["idle"]["window_seconds"] = end["time"] - s2["time"]
+        result["idle_timeline"] = [
+            {"t": round(b["time"] - s2["time"], 1), **stats_delta(a, b)["requests"]}
+            for a, b in zip(samples, samples[1:])]
+        result["idle_total"] = stats_delta(s2, samples[-1])
+        self.note_mount(fp, "cost + idle")
+        fp.stop()
+        return result
+
+    # ---------------------------------------------------------------- freshness
+    def candidates(self, n: int, skip: set) -> List[str]:
+        """Complete tasks that ran once (try 1, ECF_TRIES 1, job command `true`): forced aborted they stay
+        aborted (a task that never ran would be resubmitted at once, and its job would run), and forced
+        complete again they change nothing else. Their state is checked on the server before use."""
+        picked: List[str] = []
+        if n <= 0:
+            return picked
+        for plan in self.plans:
+            if plan.state == "complete" and plan.ran and plan.path not in skip:
+                if not plan.path.startswith("/s0/"):
+                    continue
+                picked.append(plan.path)
+                if len(picked) == n:
+                    break
+        return picked
+
+    def server_state(self, client, path: str) -> str:
+        client.sync_local()
+        return str(client.get_defs().find_abs_node(path).get_state())
+
+    def change_and_watch(self, client, mnt: Path, path: str, to: str, ext: str,
+                         timeout: float = 30) -> Optional[float]:
+        """Force a state on the server; seconds until its status file shows in the mount (None: never)."""
+        rel = path.lstrip("/") + "." + ext
+        done = self.server.cli(f"--force={to}", path)
+        if done.returncode != 0:
+            raise RuntimeError(f"ecflow_client --force={to} {path}: {done.stderr.decode(errors='replace')}")
+        changed = time.perf_counter()  # the server has applied it once the client returns
+        target = str(mnt / rel)
+        seen = None
+        while time.perf_counter() - changed < timeout:
+            if os.path.exists(target):
+                seen = time.perf_counter() - changed
+                break
+            time.sleep(POLL)
+        now = self.server_state(client, path)
+        if now != to:
+            self.r["notes"].append(f"freshness: {path} was forced {to} but is {now} now")
+        return seen
+
+    def freshness(self, meanwhile: Callable[[], None]) -> Dict[str, Any]:
+        import ecflow
+
+        client = ecflow.Client("localhost", self.server.port)
+        k_idle = 0 if self.idle_seconds <= 0 else (10 if self.ntasks <= 10000 else 5)
+        wait = IDLE_FRESHNESS_WAIT if self.idle_seconds >= 60 else self.idle_seconds
+        idle_tasks = self.candidates(k_idle, set())
+        busy_tasks = self.candidates(5, set(idle_tasks))
+        for path in idle_tasks + busy_tasks:
+            state = self.server_state(client, path)
+            if state != "complete":
+                raise RuntimeError(f"{path} is {state}, not complete: cannot use it for freshness")
+        result: Dict[str, Any] = {"refresh": REFRESH, "poll_seconds": POLL}
+        fps: List[FuseProc] = []
+        try:
+            # (i) idle: one mount per sample, used once (a find), then left alone for > wait s: the
+            # first access after that wakes its refresher
+            if k_idle:
+                progress(f"{self.scale}: freshness: {k_idle} mounts, one find each, then idle {wait:.0f} s")
+                for i in range(k_idle):
+                    fps.append(self.wffs(f"fresh-{i}"))
+                    fps[-1].start(self.mount_timeout)
+                last_use = 0.0
+                for fp in fps:
+                    run_shell(f"find {fp.mnt} > /dev/null", self.cmd_timeout)
+                    last_use = time.monotonic()
+                meanwhile()
+                remaining = wait - (time.monotonic() - last_use)
+                if remaining > 0:
+                    progress(f"{self.scale}: freshness: mounts idle, waiting {remaining:.0f} s more")
+                    time.sleep(remaining)
+                idle = []
+                for fp, path in zip(fps, idle_tasks):
+                    idle.append(self.change_and_watch(client, fp.mnt, path, "aborted", "abo"))
+                    self.server.cli("--force=complete", path)
+                result["idle"] = summary(idle)
+                result["idle"]["idle_before_seconds"] = round(time.monotonic() - last_use, 1)
+                result["idle_note"] = ("idle > wffs's 62 s polling window: the refresher was asleep" if
+                                       wait > WFFS_IDLE_AFTER else
+                                       f"idle only {wait:.0f} s (< 62 s): wffs was still polling")
+            # (ii) while a find loop runs on the mount
+            busy_fp = fps[0] if fps else self.wffs("fresh-busy").start(self.mount_timeout)
+            if not fps:
+                fps.append(busy_fp)
+            loop = subprocess.Popen(["bash", "-c", f"while :; do find {busy_fp.mnt} > /dev/null; done"],
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, start_new_session=True)
+            CLEANUP.procs.append(loop)
+            try:
+                time.sleep(REFRESH + 1)
+                progress(f"{self.scale}: freshness: {2 * len(busy_tasks)} state changes during a find loop")
+                rng = random.Random(7)
+                busy = []
+                for path in busy_tasks:
+                    time.sleep(rng.uniform(0, REFRESH))
+                    busy.append(self.change_and_watch(client, busy_fp.mnt, path, "aborted", "abo"))
+                    time.sleep(rng.uniform(0, REFRESH))
+                    busy.append(self.change_and_watch(client, busy_fp.mnt, path, "complete", "com"))
+                result["busy"] = summary(busy)
+            finally:
+                kill_group(loop)
+                CLEANUP.procs.remove(loop)
+        finally:
+            for i, fp in enumerate(fps):
+                self.note_mount(fp, "freshness")
+                fp.stop()
+            for path in idle_tasks + busy_tasks:
+                self.server.cli("--force=complete", path)
+        return result
+
+    # ---------------------------------------------------------------- the ecflow_client way
+    def client_way(self) -> Dict[str, Any]:
+        import ecflow
+
+        port = str(self.server.port)
+        res: Dict[str, Any] = {}
+        # list aborted: one request
+        runs = [run_shell(f"ecflow_client --host localhost --port {port} --get_state | grep -c 'state:aborted'",
+                          120) for _ in range(3)]
+        res["aborted"] = {"seconds": [r["seconds"] for r in runs], "median": median([r["seconds"] for r in runs]),
+                          "count": runs[0]["out"]}
+        files = [(p, "script") for p in self.scripts] + [(p, "jobout") for p in self.outputs]
+        n = len(files)
+        # one ecflow_client process per file, on a sample
+        sample = random.Random(3).sample(files, min(CLI_SAMPLE, n))
+        started = time.perf_counter()
+        nbytes = 0
+        for path, kind in sample:
+            done = subprocess.run(["ecflow_client", "--host", "localhost", "--port", port, f"--file={path}", kind],
+                                  stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+            nbytes += len(done.stdout)
+        seconds = time.perf_counter() - started
+        res["cli_per_file"] = {"sampled": len(sample), "seconds": seconds, "ms_per_file": 1000 * seconds / len(sample),
+                               "files_total": n, "extrapolated_seconds": seconds / len(sample) * n,
+                               "bytes_sampled": nbytes}
+        # one Python client, every file
+        c = ecflow.Client("localhost", port)
+        started = time.perf_counter()
+        nbytes = errors = 0
+        for path, kind in files:
+            try:
+                nbytes += len(c.get_file(path, kind))
+            except (RuntimeError, UnicodeDecodeError):
+                errors += 1
+        seconds = time.perf_counter() - started
+        res["python_get_file"] = {"files": n, "seconds": seconds, "ms_per_file": 1000 * seconds / n,
+                                  "bytes": nbytes, "errors": errors}
+        # grep the outputs for ERROR via get_file
+        started = time.perf_counter()
+        hits = 0
+        for path in self.outputs:
+            try:
+                hits += c.get_file(path, "jobout").count("ERROR")
+            except (RuntimeError, UnicodeDecodeError):
+                pass
+        seconds = time.perf_counter() - started
+        res["python_grep"] = {"files": len(self.outputs), "seconds": seconds, "matches": hits}
+        return res
+
+    # ---------------------------------------------------------------- all of it
+    def run(self) -> Dict[str, Any]:
+        self.prepare_dir()
+        self.start_server()
+        self.copy_to_tmpfs()
+        batteries: Dict[str, Any] = {}
+
+        def limit_and_floor():
+            progress(f"{self.scale}: tmpfs commands (cold: caches dropped)")
+            batteries["tmpfs"] = self.battery_tmpfs()
+            progress(f"{self.scale}: floor commands (a fresh bench_floor mount per command)")
+            batteries["floor"] = self.battery_floor()
+
+        if self.idle_seconds > 0:
+            progress(f"{self.scale}: server cost: cold mount + find, then {self.idle_seconds:.0f} s idle "
+                     "(tmpfs and floor commands run meanwhile: they do not talk to the server)")
+            self.r["server_cost"] = self.cost_and_idle(limit_and_floor)
+        else:
+            limit_and_floor()
+        progress(f"{self.scale}: wffs commands (a fresh mount per command)")
+        batteries["wffs"] = self.battery_wffs()
+        self.r["commands"] = batteries
+        ops: Dict[str, Any] = {}
+
+        def count_ops():
+            progress(f"{self.scale}: counting wffs operations of cold commands (instrumented mounts, untimed)")
+            ops.update(self.op_counts())
+
+        self.r["freshness"] = self.freshness(count_ops)
+        if not ops:
+            count_ops()
+        self.r["wffs_ops"] = ops
+        progress(f"{self.scale}: the ecflow_client way (aborted list, backup, grep)")
+        self.r["client"] = self.client_way()
+        reference = batteries["tmpfs"]["tar"].pop("manifest")
+        self.r["tar_compare"] = compare_manifests(reference, batteries["wffs"]["tar"].pop("manifest"))
+        self.r["tar_compare_floor"] = compare_manifests(reference, batteries["floor"]["tar"].pop("manifest"),
+                                                        brief=True)
+        return self.r
+
+    def finish(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            if self.server in CLEANUP.servers:
+                CLEANUP.servers.remove(self.server)
+        tmpfs = getattr(self, "tmpfs", None)
+        if tmpfs is not None and mounts.is_mounted(str(tmpfs)):
+            subprocess.run(["umount", str(tmpfs)], stderr=subprocess.DEVNULL)
+            if tmpfs in CLEANUP.tmpfs and not mounts.is_mounted(str(tmpfs)):
+                CLEANUP.tmpfs.remove(tmpfs)
+
+
+def summary(delays: List[Optional[float]]) -> Dict[str, Any]:
+    seen = [d for d in delays if d is not None]
+    return {"n": len(delays), "missed": len(delays) - len(seen), "median": median(seen),
+            "max": max(seen) if seen else None, "all": [None if d is None else round(d, 3) for d in delays]}
+
+
+def signal_counts(fp: FuseProc, path: Path, nested: bool = False) -> Dict[str, Any]:
+    """Ask a counting file system (SIGUSR1) to write its operation counts; read them."""
+    try:
+        before = path.stat().st_mtime_ns
+    except OSError:
+        before = None
+    fp.signal(signal.SIGUSR1)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            if path.stat().st_mtime_ns != before:
+                time.sleep(0.05)
+                return json.loads(path.read_text())
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.02)
+    return {}
+
+
+def subtract(a: Dict[str, float], b: Dict[str, float]) -> Dict[str, float]:
+    return {k: a.get(k, 0) - b.get(k, 0) for k in sorted(set(a) | set(b)) if a.get(k, 0) - b.get(k, 0)}
+
+
+# =============================================================================== tar archives
+
+
+def manifest(path: Path, timeout: float) -> Dict[str, Any]:
+    """Every member of `tar cf - -C path --exclude ./.server .`: type, size, mode, mtime, sha1 of content."""
+    proc = subprocess.Popen(["tar", "cf", "-", "-C", str(path), "--exclude", "./.server", "."],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    CLEANUP.procs.append(proc)
+    members = {}
+    total = 0
+
+    class Counting:
+        def __init__(self, f):
+            self.f = f
+
+        def read(self, n=-1):
+            nonlocal total
+            data = self.f.read(n)
+            total += len(data)
+            return data
+
+    timer = threading.Timer(timeout, kill_group, [proc])
+    timer.start()
+    try:
+        with tarfile.open(fileobj=Counting(proc.stdout), mode="r|") as tar:
+            for m in tar:
+                digest = None
+                if m.isfile():
+                    digest = hashlib.sha1(tar.extractfile(m).read()).hexdigest()
+                members[m.name] = (m.type.decode(), m.size, m.mode, int(m.mtime), digest)
+        total += len(proc.stdout.read())
+        proc.wait()
+    finally:
+        timer.cancel()
+        CLEANUP.procs.remove(proc)
+    return {"members": members, "bytes": total, "rc": proc.returncode,
+            "err": proc.stderr.read().decode(errors="replace")[:300]}
+
+
+def compare_manifests(a: Dict[str, Any], b: Dict[str, Any], brief: bool = False) -> Dict[str, Any]:
+    """a: the reference (tmpfs copy), b: the mount. Same members and contents? Which headers differ?"""
+    ma, mb = a.get("members", {}), b.get("members", {})
+    only_a, only_b = sorted(set(ma) - set(mb)), sorted(set(mb) - set(ma))
+    common = set(ma) & set(mb)
+    content = sorted(n for n in common if (ma[n][0], ma[n][1], ma[n][4]) != (mb[n][0], mb[n][1], mb[n][4]))
+    header = sorted(n for n in common if n not in content and ma[n] != mb[n])
+    fields = {}
+    for n in header:
+        for i, field in ((2, "mode"), (3, "mtime")):
+            if ma[n][i] != mb[n][i]:
+                fields.setdefault(field, []).append(n)
+    header_fields = {f: {"n": len(v), "examples": [[n, ma[n], mb[n]] for n in v[:4]]} for f, v in fields.items()}
+    clock = [n for n in content if re.fullmatch(r"\./[^/]+\.att", n)]
+    out = {"members": [len(ma), len(mb)], "archive_bytes": [a.get("bytes"), b.get("bytes")],
+           "only_reference": only_a[:10], "only_mount": only_b[:10], "n_only": [len(only_a), len(only_b)],
+           "content_differs": content[:10], "n_content_differs": len(content),
+           "header_only_differs": header[:10], "n_header_differs": len(header), "header_fields": header_fields,
+           "suite_att_clock_differs": len(clock)}
+    out["identical"] = not only_a and not only_b and not content and not header
+    out["same_content"] = not only_a and not only_b and len(content) == len(clock)
+    if not brief and content:
+        out["explanation"] = (
+            f"{len(clock)} of the {len(content)} files whose content differs are suite .att files: their clock "
+            "variables (ECF_DATE, TIME, ...) change every minute, and the copy is minutes older"
+            if clock else "")
+    return out
+
+
+# =============================================================================== reporting
+
+
+def ecflow_fuse_check() -> Dict[str, Any]:
+    """Debian's ecflow_fuse (ECMWF's prototype) is Python 2: run it under Python 3 to record how it stops."""
+    if not os.path.exists(ECFLOW_FUSE):
+        return {"runnable": False, "reason": f"{ECFLOW_FUSE} not installed"}
+    try:
+        done = subprocess.run(["/usr/bin/python3", ECFLOW_FUSE, "--help"], stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        return {"runnable": False, "reason": "timed out printing --help"}
+    err = done.stderr.decode(errors="replace")
+    if "SyntaxError" in err:
+        lines = [line.strip() for line in err.splitlines() if line.strip()]
+        where = next((line for line in lines if line.startswith("File ")), "")
+        return {"runnable": False, "reason": f"not runnable: {lines[-1]} ({where})", "rc": done.returncode}
+    return {"runnable": done.returncode == 0, "reason": f"rc {done.returncode} (not benchmarked)"}
+
+
+class Report:
+    def __init__(self):
+        self.lines: List[str] = []
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+
+def command_rows(r: Dict[str, Any]) -> List[Dict[str, Any]]:
+    rows = []
+    cmds = r.get("commands", {})
+    for name, _, unit in COMMANDS:
+        row: Dict[str, Any] = {"name": name, "unit": unit}
+        for b in BACKENDS:
+            e = cmds.get(b, {}).get(name)
+            row[b] = None if e is None else (e["cold"]["seconds"], e["warm"]["seconds"], e["cold"]["out"],
+                                              e["cold"]["rc"])
+        t, f, w = (row[b][0] if row[b] else None for b in BACKENDS)
+        row["wffs_floor"] = ratio(w, f)
+        row["floor_tmpfs"] = ratio(f, t)
+        row["wffs_tmpfs"] = ratio(w, t)
+        row["wffs_cold_warm"] = ratio(w, row["wffs"][1] if row["wffs"] else None)
+        rows.append(row)
+    return rows
+
+
+def goals(r: Dict[str, Any], idle_seconds: float) -> List[Dict[str, Any]]:
+    out = []
+
+    def goal(text, ok, detail):
+        out.append({"goal": text, "status": "n/a" if ok is None else ("pass" if ok else "miss"), "detail": detail})
+
+    rows = {row["name"]: row for row in command_rows(r)}
+    for name, label in (("find", "find"), ("ls_lR", "ls -lR")):
+        row = rows[name]
+        goal(f"cold {label} within 1.5x of the FUSE floor",
+             None if row["wffs_floor"] is None else row["wffs_floor"] <= 1.5,
+             f"wffs/floor {fmt_x(row['wffs_floor'])} (wffs {fmt_s(row['wffs'][0] if row['wffs'] else None)} s, "
+             f"floor {fmt_s(row['floor'][0] if row['floor'] else None)} s); floor/tmpfs {fmt_x(row['floor_tmpfs'])}, "
+             f"wffs/tmpfs {fmt_x(row['wffs_tmpfs'])}")
+    ls_cold = rows["ls_lR"]["wffs"][0] if rows["ls_lR"]["wffs"] else None
+    goal("ls -lR cold under 2 s", None if ls_cold is None else ls_cold < 2.0, f"{fmt_s(ls_cold)} s")
+    for name, label in (("grep", "grep -r"), ("tar", "tar|wc")):
+        row = rows[name]
+        goal(f"warm {label} at least 2x faster than cold",
+             None if row["wffs_cold_warm"] is None else row["wffs_cold_warm"] >= 2.0,
+             f"cold/warm {fmt_x(row['wffs_cold_warm'])} (cold {fmt_s(row['wffs'][0] if row['wffs'] else None)} s, "
+             f"warm {fmt_s(row['wffs'][1] if row['wffs'] else None)} s)")
+    tc = r.get("tar_compare", {})
+    wffs_tar = rows["tar"]["wffs"][2] if rows["tar"]["wffs"] else None
+    tmpfs_tar = rows["tar"]["tmpfs"][2] if rows["tar"]["tmpfs"] else None
+    same_bytes = wffs_tar is not None and wffs_tar == tmpfs_tar
+    detail = (f"tar|wc -c: wffs {wffs_tar}, tmpfs copy {tmpfs_tar} ({'equal' if same_bytes else 'differ'}); "
+              f"members {tc.get('members')}, content differs in {tc.get('n_content_differs')} "
+              f"({tc.get('suite_att_clock_differs')} suite .att clock)")
+    for field, d in tc.get("header_fields", {}).items():
+        ex = d["examples"][1] if len(d["examples"]) > 1 else d["examples"][0]
+        i = 3 if field == "mtime" else 2
+        show = (lambda v: time.strftime("%H:%M:%S", time.localtime(v))) if field == "mtime" else oct
+        detail += (f"; tar headers differ in {field} for {d['n']} members, e.g. {ex[0]}: copy {show(ex[1][i])},"
+                   f" mount {show(ex[2][i])}")
+    goal("tar|wc equal in bytes to the tmpfs copy's archive (and the same members and contents)",
+         same_bytes and bool(tc.get("same_content")), detail)
+    cl = r.get("client", {})
+    wb = r.get("commands", {}).get("wffs", {}).get("backup")
+    nfiles = r.get("tree", {}).get("scripts", 0) + r.get("tree", {}).get("outputs", 0)
+    wffs_ms = 1000 * wb["cold"]["seconds"] / nfiles if wb and nfiles else None
+    cli_ms = cl.get("cli_per_file", {}).get("ms_per_file")
+    py_ms = cl.get("python_get_file", {}).get("ms_per_file")
+    goal("backup at least 20x faster than one ecflow_client --file process per file",
+         None if wffs_ms is None or cli_ms is None else cli_ms / wffs_ms >= 20,
+         f"wffs cold {wffs_ms and round(wffs_ms, 3)} ms/file vs {cli_ms and round(cli_ms, 2)} ms/file: "
+         f"{fmt_x(ratio(cli_ms, wffs_ms))} faster")
+    goal("backup within 1.5x of a Python ecflow.Client.get_file loop",
+         None if wffs_ms is None or py_ms is None else wffs_ms <= 1.5 * py_ms,
+         f"wffs cold {wffs_ms and round(wffs_ms, 3)} ms/file vs get_file {py_ms and round(py_ms, 3)} ms/file: "
+         f"wffs/get_file {fmt_x(ratio(wffs_ms, py_ms))}")
+    abo = rows["find_abo"]["wffs"][0] if rows["find_abo"]["wffs"] else None
+    gs = cl.get("aborted", {}).get("median")
+    goal("find -name '*.abo' within 10x of ecflow_client --get_state | grep",
+         None if abo is None or gs is None else abo <= 10 * gs,
+         f"wffs cold {fmt_s(abo)} s vs {fmt_s(gs)} s: {fmt_x(ratio(abo, gs))} (one request cannot be beaten "
+         "by a tree walk of thousands of lookups; within 10x is the target)")
+    cost = r.get("server_cost")
+    if cost:
+        idle = cost["idle"]["requests"]
+        window = cost["idle"]["window_seconds"]
+        full = idle.get("Sync full", 0)
+        news = idle.get("News", 0)
+        allowed = int(window / REFRESH) + 1
+        goal("idle mount: zero full definition downloads", full == 0, f"'Sync full' {full} in {window:.0f} s")
+        late = [s for s in cost.get("idle_timeline", []) if s["t"] > WFFS_IDLE_AFTER + 5]
+        late_news = sum(s.get("News", 0) + s.get("Sync", 0) for s in late)
+        others = {k: v for k, v in idle.items() if k not in ("News", "Sync", "Sync full")}
+        goal("idle mount: at most one cheap request per refresh interval",
+             news <= allowed and not others,
+             f"News {news}, incremental Sync {idle.get('Sync', 0)} (after news of a change)"
+             + (f", other {others}" if others else "") + f" in {window:.0f} s (<= {allowed} news allowed at "
+             f"--refresh {REFRESH:g}); " + (f"after {WFFS_IDLE_AFTER:.0f} s of no use: {late_news} requests in "
+                                             f"{late[-1]['t'] - late[0]['t'] + 5:.0f} s" if late else
+                                             f"(polling stops {WFFS_IDLE_AFTER:.0f} s after the last use; this "
+                                             "window ends before that)"))
+    else:
+        goal("idle mount: zero full definition downloads", None, "not measured (--idle-seconds 0)")
+        goal("idle mount: at most one cheap request per refresh interval", None, "not measured (--idle-seconds 0)")
+    wm = [m for m in r.get("mounts", []) if m["label"].startswith("wffs")]
+    peak_mount = max((m["vmhwm_mount_kb"] or 0 for m in wm), default=None)
+    peak_worker = max((m["vmhwm_worker_kb"] or 0 for m in wm), default=None)
+    goal("RSS under 150 MB (the wffs mount process; its worker beside it)",
+         None if not peak_mount else peak_mount < 150 * 1024,
+         f"peak VmHWM mount {peak_mount and round(peak_mount / 1024)} MB, worker "
+         f"{peak_worker and round(peak_worker / 1024)} MB (over {len(wm)} mounts)")
+    mount_times = [m["mount_seconds"] for m in wm if m["mount_seconds"]]
+    goal("mount ready in under 3 s", None if not mount_times else median(mount_times) < 3.0,
+         f"median {fmt_s(median(mount_times))} s, max {fmt_s(max(mount_times) if mount_times else None)} s "
+         f"over {len(mount_times)} mounts (start of `wffs mount` until `ls MNT` answers)")
+    k = r["tasks"] / 1000
+    per_k = ", ".join(f"{n} {rows[n]['wffs'][0] / k * 1000:.0f} ms" for n in ("find", "ls_lR", "grep", "tar")
+                      if rows[n]["wffs"])
+    goal("time per 1k tasks (cold wffs)", None, per_k + " per 1k tasks")
+    return out
+
+
+def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
+    tree = r.get("tree", {})
+    rep("")
+    rep(f"=== scale {r['scale']}: {r['tasks']} tasks, {tree.get('directories')} directories, "
+        f"{tree.get('files')} files, {tree.get('bytes', 0) / 1e6:.1f} MB "
+        f"({tree.get('scripts')} scripts, {tree.get('outputs')} outputs) ===")
+    rep("")
+    rep("Seconds, wall clock; cold = fresh mount (wffs, floor) and caches dropped; warm = run again at once.")
+    hdr = (f"{'command':<34}{'tmpfs':>13}{'floor':>13}{'wffs':>13}   {'wffs/':>7}{'floor/':>8}{'wffs/':>8}"
+           f"{'wffs':>8}   result (tmpfs | floor | wffs)")
+    rep(hdr)
+    rep(f"{'':<34}{'cold  warm':>13}{'cold  warm':>13}{'cold  warm':>13}   {'floor':>7}{'tmpfs':>8}{'tmpfs':>8}"
+        f"{'c/w':>8}")
+    for row in command_rows(r):
+        cells = []
+        for b in BACKENDS:
+            v = row[b]
+            cells.append(f"{fmt_s(v[0]):>6}{fmt_s(v[1]):>7}" if v else f"{'-':>13}")
+        res = " | ".join((row[b][2] + ("" if row[b][3] == 0 else f" rc{row[b][3]}")) if row[b] else "-"
+                         for b in BACKENDS)
+        rep(f"{LABELS[row['name']]:<34}{''.join(cells)}   {fmt_x(row['wffs_floor']):>7}{fmt_x(row['floor_tmpfs']):>8}"
+            f"{fmt_x(row['wffs_tmpfs']):>8}{fmt_x(row['wffs_cold_warm']):>8}   {res}")
+    rep("  (wffs lists .server/ too: 7 more entries than the copies; tar excludes it)")
+    for key, label in (("tar_compare", "wffs"), ("tar_compare_floor", "floor")):
+        tc = r.get(key)
+        if tc:
+            hf = ", ".join(f"{f} in {d['n']}" for f, d in tc.get("header_fields", {}).items())
+            rep(f"  tar members {label} vs tmpfs copy: {tc['members'][1]} vs {tc['members'][0]}, missing "
+                f"{tc['n_only'][0]}, extra {tc['n_only'][1]}, content differs in {tc['n_content_differs']}"
+                + (f" ({tc['suite_att_clock_differs']} suite .att: clock variables)" if tc['n_content_differs'] else "")
+                + f"; headers differ: {hf or 'none'}")
+    dropped = all(e.get("dropped_caches", True) for b in r.get("commands", {}).values() for e in b.values())
+    rep(f"  caches dropped before every cold run: {'yes' if dropped else 'NO (not permitted)'}")
+    cl = r.get("client", {})
+    rows = {row["name"]: row for row in command_rows(r)}
+    nfiles = tree.get("scripts", 0) + tree.get("outputs", 0)
+    rep("")
+    rep("The ecflow_client way (what users do today) against wffs, same server:")
+    if cl:
+        ab = cl["aborted"]
+        wabo = rows["find_abo"]["wffs"]
+        rep(f"  list aborted: ecflow_client --get_state | grep -c state:aborted   {fmt_s(ab['median']):>7} s"
+            f"  ({ab['count']} nodes)   wffs find -name '*.abo': cold {fmt_s(wabo[0] if wabo else None)} s, "
+            f"warm {fmt_s(wabo[1] if wabo else None)} s ({wabo[2] if wabo else '-'} files) = "
+            f"{fmt_x(ratio(wabo[0] if wabo else None, ab['median']))} the one request")
+        cp = cl["cli_per_file"]
+        py = cl["python_get_file"]
+        wb = r["commands"]["wffs"]["backup"]
+        wms_c = 1000 * wb["cold"]["seconds"] / nfiles
+        wms_w = 1000 * wb["warm"]["seconds"] / nfiles
+        rep(f"  backup of {nfiles} scripts + outputs:")
+        rep(f"    one ecflow_client --file process per file  {cp['ms_per_file']:7.2f} ms/file  (sampled "
+            f"{cp['sampled']}; {cp['extrapolated_seconds']:.1f} s for all {nfiles}, EXTRAPOLATED)")
+        rep(f"    one Python ecflow.Client.get_file loop     {py['ms_per_file']:7.3f} ms/file  ({py['seconds']:.2f} s "
+            f"for all {py['files']}; {py['errors']} errors)")
+        rep(f"    wffs: find .ecf/.out | xargs cat           {wms_c:7.3f} ms/file cold ({wb['cold']['seconds']:.2f} s), "
+            f"{wms_w:.3f} warm = {fmt_x(ratio(cp['ms_per_file'], wms_c))} faster than the processes, "
+            f"{fmt_x(ratio(wms_c, py['ms_per_file']))} the get_file loop")
+        pg = cl["python_grep"]
+        wg = rows["grep"]["wffs"]
+        rep(f"  grep ERROR in {pg['files']} outputs via get_file: {pg['seconds']:.2f} s ({pg['matches']} matches); "
+            f"wffs grep -r: cold {fmt_s(wg[0] if wg else None)} s, warm {fmt_s(wg[1] if wg else None)} s "
+            f"({wg[2] if wg else '-'} matches)")
+    rep(f"  Debian's /usr/bin/ecflow_fuse (ECMWF's prototype): {r.get('ecflow_fuse', {}).get('reason')}")
+    cost = r.get("server_cost")
+    rep("")
+    if cost:
+        rep("Server cost: requests counted by ecflow_server (--stats; our own stats probes left out):")
+        cols = [("cold mount", cost["mount"]), ("then cold find", cost["find"]),
+                (f"idle {cost['idle']['window_seconds']:.0f} s", cost["idle"])]
+        wc = r.get("commands", {}).get("wffs", {})
+        for name in ("ls_lR", "grep", "tar", "backup"):
+            if name in wc:
+                cols.append((f"cold {name}", wc[name]["server_cold"]))
+        names = sorted({n for _, d in cols for n in d["requests"]})
+        rep(f"  {'request':<22}" + "".join(f"{c:>16}" for c, _ in cols))
+        for n in names:
+            rep(f"  {n:<22}" + "".join(f"{d['requests'].get(n, 0):>16}" for _, d in cols))
+        rep(f"  {'server bytes written':<22}" + "".join(f"{d.get('server_bytes_written', 0):>16}" for _, d in cols)
+            + "   (its /proc io wchar: replies and its own log)")
+        buckets = cost.get("idle_timeline", [])
+        if buckets:
+            rep("  idle timeline (requests per ~5 s since the find ended): " +
+                " ".join(f"{b['t']:.0f}s:{sum(v for k, v in b.items() if k not in ('t', 'seconds'))}"
+                         for b in buckets))
+    else:
+        rep("Server cost: not measured (--idle-seconds 0)")
+    rep("")
+    wm = [m for m in r.get("mounts", []) if m["label"].startswith("wffs")]
+    fm = [m for m in r.get("mounts", []) if m["label"].startswith("floor")]
+    if wm:
+        rep(f"Memory and mount time ({len(wm)} wffs mounts): mount time median "
+            f"{fmt_s(median([m['mount_seconds'] for m in wm]))} s, max {fmt_s(max(m['mount_seconds'] for m in wm))} s;"
+            f" peak VmHWM mount process {max(m['vmhwm_mount_kb'] or 0 for m in wm) / 1024:.0f} MB, worker "
+            f"{max(m['vmhwm_worker_kb'] or 0 for m in wm) / 1024:.0f} MB")
+        by_cmd = ", ".join(f"{m['phase'].split()[-1]} {(m['vmhwm_mount_kb'] or 0) / 1024:.0f}+"
+                           f"{(m['vmhwm_worker_kb'] or 0) / 1024:.0f}"
+                           for m in wm if m["phase"].startswith("wffs ") or m["phase"] == "copy")
+        rep(f"  peak MB (mount+worker) after each cold+warm command: {by_cmd}")
+    if fm:
+        rep(f"  floor: mount time (loads the tree) median {fmt_s(median([m['mount_seconds'] for m in fm]))} s, "
+            f"VmHWM {max(m['vmhwm_mount_kb'] or 0 for m in fm) / 1024:.0f} MB")
+    fr = r.get("freshness", {})
+    rep("")
+    rep(f"Freshness (--refresh {REFRESH:g}; server change -> status file visible, polled every {POLL * 1000:.0f} ms):")
+    for key, label in (("idle", "idle mount (first access wakes it)"), ("busy", "during a find loop")):
+        s = fr.get(key)
+        if s:
+            rep(f"  {label:<38} median {fmt_s(s['median'])} s, max {fmt_s(s['max'])} s  (n={s['n']}, "
+                f"missed {s['missed']})" + (f"  [{fr.get('idle_note')}]" if key == "idle" else ""))
+    ops = r.get("wffs_ops", {})
+    if ops:
+        rep("")
+        rep("Where wffs spends the time (instrumented mounts, cold; counts of FUSE operations and backend calls):")
+        for name, d in ops.items():
+            c = d["counts"]
+            sec = d["handler_seconds"]
+            fuse = ", ".join([f"lookup {c.get('fuse.lookup', 0)}", f"getattr {c.get('fuse.getattr', 0)}"] +
+                             [f"{k[5:]} {v}" for k, v in c.items() if k.startswith("fuse.")
+                              and k not in ("fuse.lookup", "fuse.getattr")])
+            be = ", ".join(f"{k[8:]} {v} ({sec.get(k, 0):.2f} s)" for k, v in c.items() if k.startswith("backend."))
+            floor_ops = r.get("commands", {}).get("floor", {}).get(name, {}).get("ops_cold", {})
+            rep(f"  {name:<7} wffs: {fuse}")
+            rep(f"  {'':<7} backend calls: {be or 'none'}")
+            if floor_ops:
+                rep(f"  {'':<7} floor: " + ", ".join(f"{k} {v}" for k, v in floor_ops.items()))
+    if r.get("notes"):
+        rep("")
+        rep("Notes:")
+        for n in r["notes"]:
+            rep(f"  {n}")
+    rep("")
+    rep(f"Goals (scale {r['scale']}; the issue's targets are for 10k tasks):")
+    for g in r["goals"]:
+        rep(f"  [{g['status']:>4}] {g['goal']}: {g['detail']}")
+
+
+def per_k_table(rep: Report, results: List[Dict[str, Any]]) -> None:
+    if len(results) < 2:
+        return
+    rep("")
+    rep("Cost per 1k tasks (cold wffs, ms): " + "  ".join(n for n, _, _ in COMMANDS))
+    for r in results:
+        rows = {row["name"]: row for row in command_rows(r)}
+        k = r["tasks"] / 1000
+        rep(f"  {r['scale']:>4}: " + "  ".join(
+            f"{n} {1000 * rows[n]['wffs'][0] / k:.0f}" if rows[n]["wffs"] else f"{n} -" for n, _, _ in COMMANDS))
+
+
+# =============================================================================== main
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", action="append", choices=sorted(SCALES), help="repeatable; default 10k")
+    parser.add_argument("--idle-seconds", type=float, default=60.0,
+                        help="idle window for the server cost (0: skip the idle phases)")
+    parser.add_argument("--out", type=Path, default=ROOT / "run" / "bench")
+    parser.add_argument("--wffs", default=str(ROOT), metavar="DIR|REV",
+                        help="the wffs to measure: a source tree (default: this checkout, as it is now) or a git "
+                             "revision of this repository (e.g. HEAD: its committed wffs/, exported under OUT)")
+    args = parser.parse_args(argv)
+    scales = args.scale or ["10k"]
+    if os.geteuid() != 0:
+        print("bench: needs root (tmpfs mount, drop_caches)", file=sys.stderr)
+        return 2
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _on_signal)
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    rep = Report()
+    results: List[Dict[str, Any]] = []
+    doc: Dict[str, Any] = {"started": stamp, "scales": scales, "idle_seconds": args.idle_seconds,
+                           "refresh": REFRESH, "machine": machine(), "results": results}
+    wffs_tree, doc["wffs"] = wffs_source(args.wffs, out)
+    progress(f"measuring wffs from {wffs_tree} ({doc['wffs'].get('describe', '')})")
+    fuse_check = ecflow_fuse_check()
+    doc["ecflow_fuse"] = fuse_check
+    progress(f"ecflow_fuse: {fuse_check['reason']}")
+    status = 0
+    try:
+        for scale in scales:
+            run = ScaleRun(scale, out, args.idle_seconds, wffs_tree)
+            try:
+                r = run.run()
+            finally:
+                run.finish()
+            r["ecflow_fuse"] = fuse_check
+            r["goals"] = goals(r, args.idle_seconds)
+            results.append(r)
+            progress(f"{scale}: done")
+    except BaseException as e:
+        status = 1
+        doc["error"] = f"{type(e).__name__}: {e}"
+        print(f"bench: stopped: {doc['error']}", file=sys.stderr)
+        if not isinstance(e, (Exception, SystemExit, KeyboardInterrupt)):
+            raise
+    finally:
+        CLEANUP.run()
+    for r in results:
+        print_scale(rep, r, args.idle_seconds)
+    per_k_table(rep, results)
+    doc["total_seconds"] = time.monotonic() - T0
+    base = out / f"bench-{stamp}"
+    with open(f"{base}.json", "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+    rep("")
+    rep(f"JSON: {base}.json")
+    try:
+        from bench_plot import plot
+
+        plot(doc, f"{base}.png")
+        rep(f"plot: {base}.png")
+    except Exception as e:  # matplotlib missing, or anything else: the JSON is saved anyway
+        rep(f"plot: not made ({type(e).__name__}: {e}); the JSON has every figure")
+    rep(f"total: {doc['total_seconds']:.0f} s")
+    with open(f"{base}.txt", "w") as f:
+        f.write("\n".join(rep.lines) + "\n")
+    for name in ("json", "txt", "png"):
+        src = Path(f"{base}.{name}")
+        if src.exists():
+            shutil.copyfile(src, out / f"latest.{name}")
+    return status
+
+
+def git(*args: str, cwd: Path = ROOT) -> str:
+    done = subprocess.run(["git", "-C", str(cwd), *args], capture_output=True, timeout=30)
+    return done.stdout.decode(errors="replace").strip() if done.returncode == 0 else ""
+
+
+def wffs_source(spec: str, out: Path):
+    """(tree, description) of the wffs to measure: a directory as it is, or a revision's wffs/ exported."""
+    if os.path.isdir(spec):
+        tree = Path(spec).resolve()
+        commit = git("rev-parse", "--short", "HEAD", cwd=tree)
+        dirty = bool(git("status", "--porcelain", "--", "wffs", cwd=tree))
+        return tree, {"tree": str(tree), "commit": commit, "uncommitted_wffs_changes": dirty,
+                      "describe": f"commit {commit or '?'}" + (" + uncommitted changes" if dirty else "")}
+    commit = git("rev-parse", "--short", f"{spec}^{{commit}}")
+    if not commit:
+        raise SystemExit(f"bench: --wffs {spec}: neither a directory nor a revision of {ROOT}")
+    tree = out / f"wffs-{commit}"
+    if not (tree / "wffs").is_dir():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit, "wffs"], stdout=subprocess.PIPE)
+        subprocess.run(["tar", "xf", "-", "-C", str(tree)], stdin=archive.stdout, check=True)
+        if archive.wait() != 0:
+            raise SystemExit(f"bench: git archive {commit} failed")
+    return tree, {"tree": str(tree), "commit": commit, "uncommitted_wffs_changes": False,
+                  "describe": f"commit {commit}, exported"}
+
+
+def machine() -> Dict[str, Any]:
+    info: Dict[str, Any] = {"cpus": os.cpu_count(), "kernel": os.uname().release}
+    try:
+        with open("/proc/meminfo") as f:
+            info["mem_kb"] = int(f.readline().split()[1])
+    except OSError:
+        pass
+    try:
+        info["ecflow"] = subprocess.run(["ecflow_client", "--version"], capture_output=True, timeout=10
+                                        ).stdout.decode(errors="replace").strip()
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return info
+
+
+if __name__ == "__main__":
+    sys.exit(main())
