@@ -55,12 +55,15 @@ POLL = 0.02  # freshness: os.path.exists every 20 ms
 CLI_SAMPLE = 300  # files fetched with one ecflow_client process each
 ECFLOW_FUSE = "/usr/bin/ecflow_fuse"
 
+#: wffs's own entries at the root (about the server and the mount, not the suites): not copied, not archived
+META = (".server", ".events")
+TAR_EXCLUDE = " ".join(f"--exclude ./{n}" for n in META)
 COMMANDS = [  # name, shell command ({m}: the directory), what the printed number is
     ("find", "find {m} | wc -l", "entries"),
     ("find_abo", "find {m} -name '*.abo' | wc -l", "aborted"),
     ("ls_lR", "ls -lR {m} | wc -l", "lines"),
     ("grep", "grep -r ERROR {m} --include='*.out' | wc -l", "matches"),
-    ("tar", "tar cf - -C {m} --exclude ./.server . | wc -c", "bytes"),
+    ("tar", "tar cf - -C {m} " + TAR_EXCLUDE + " . | wc -c", "bytes"),
     ("backup", "find {m} \\( -name '*.ecf' -o -name '*.out' \\) -print0 | xargs -0 cat | wc -c", "bytes"),
 ]
 LABELS = {"find": "find MNT | wc -l", "find_abo": "find MNT -name '*.abo'", "ls_lR": "ls -lR MNT",
@@ -79,7 +82,8 @@ from wffs import fuse_ops
 from wffs.backend import ecflow as backend
 def wrap(label, fn, by_kind=False):
     async def counted(self, *a, **k):
-        key = label + ("." + str(a[1]) if by_kind and len(a) > 1 else "")
+        kind = a[1] if by_kind and len(a) > 1 and isinstance(a[1], str) and len(a[1]) <= 12 else None
+        key = label + ("." + kind if kind else "")
         counts[key] += 1
         t = time.perf_counter()
         try:
@@ -92,9 +96,10 @@ for name in ("lookup", "getattr", "opendir", "readdir", "releasedir", "open", "r
     fn = getattr(fuse_ops.Operations, name, None)
     if fn is not None:
         setattr(fuse_ops.Operations, name, wrap("fuse." + name, fn))
-setattr(backend.EcflowBackend, "read", wrap("backend.read", backend.EcflowBackend.read, by_kind=True))
-for name in ("changes", "server_file"):
-    setattr(backend.EcflowBackend, name, wrap("backend." + name, getattr(backend.EcflowBackend, name)))
+import inspect
+for name, fn in list(vars(backend.EcflowBackend).items()):
+    if inspect.iscoroutinefunction(fn) and not name.startswith("_") and name != "close":
+        setattr(backend.EcflowBackend, name, wrap("backend." + name, fn, by_kind=True))
 def dump(*_):
     with open(path, "w") as f:
         json.dump({"counts": counts, "seconds": seconds}, f)
@@ -469,7 +474,8 @@ class ScaleRun:
         CLEANUP.tmpfs.append(self.tmpfs)
         fp = self.wffs("copy").start(self.mount_timeout)
         progress(f"{self.scale}: wffs mounted in {fp.mount_seconds:.2f} s; copying the tree to tmpfs (rsync -a)")
-        res = run_shell(f"rsync -a --exclude=/.server {fp.mnt}/ {self.tmpfs}/", self.cmd_timeout * 2)
+        excludes = " ".join(f"--exclude=/{n}" for n in META)
+        res = run_shell(f"rsync -a {excludes} {fp.mnt}/ {self.tmpfs}/", self.cmd_timeout * 2)
         self.note_mount(fp, "copy")
         fp.stop()
         if res["rc"] not in (0, 24) or res["timeout"]:
@@ -864,8 +870,8 @@ def subtract(a: Dict[str, float], b: Dict[str, float]) -> Dict[str, float]:
 
 
 def manifest(path: Path, timeout: float) -> Dict[str, Any]:
-    """Every member of `tar cf - -C path --exclude ./.server .`: type, size, mode, mtime, sha1 of content."""
-    proc = subprocess.Popen(["tar", "cf", "-", "-C", str(path), "--exclude", "./.server", "."],
+    """Every member of `tar cf - -C path --exclude ./.server ... .`: type, size, mode, mtime, sha1 of content."""
+    proc = subprocess.Popen(["tar", "cf", "-", "-C", str(path), *TAR_EXCLUDE.split(), "."],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     CLEANUP.procs.append(proc)
     members = {}
@@ -1094,7 +1100,13 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
                          for b in BACKENDS)
         rep(f"{LABELS[row['name']]:<34}{''.join(cells)}   {fmt_x(row['wffs_floor']):>7}{fmt_x(row['floor_tmpfs']):>8}"
             f"{fmt_x(row['wffs_tmpfs']):>8}{fmt_x(row['wffs_cold_warm']):>8}   {res}")
-    rep("  (wffs lists .server/ too: 7 more entries than the copies; tar excludes it)")
+    try:
+        extra = int(r["commands"]["wffs"]["find"]["cold"]["out"]) - int(
+            r["commands"]["tmpfs"]["find"]["cold"]["out"])
+        rep(f"  (wffs also lists {' and '.join(META)} at its root: {extra} more entries than the copies, which "
+            "leave them out, as tar does)")
+    except (KeyError, ValueError):
+        pass
     for key, label in (("tar_compare", "wffs"), ("tar_compare_floor", "floor")):
         tc = r.get(key)
         if tc:
@@ -1138,27 +1150,29 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
     rep(f"  Debian's /usr/bin/ecflow_fuse (ECMWF's prototype): {r.get('ecflow_fuse', {}).get('reason')}")
     cost = r.get("server_cost")
     rep("")
+    rep("Server cost: requests counted by ecflow_server (--stats; our own stats probes left out):")
+    cols = []
     if cost:
-        rep("Server cost: requests counted by ecflow_server (--stats; our own stats probes left out):")
         cols = [("cold mount", cost["mount"]), ("then cold find", cost["find"]),
                 (f"idle {cost['idle']['window_seconds']:.0f} s", cost["idle"])]
-        wc = r.get("commands", {}).get("wffs", {})
-        for name in ("ls_lR", "grep", "tar", "backup"):
-            if name in wc:
-                cols.append((f"cold {name}", wc[name]["server_cold"]))
+    wc = r.get("commands", {}).get("wffs", {})
+    for name in ("find_abo", "ls_lR", "grep", "tar", "backup"):
+        if name in wc:
+            cols.append((f"cold {name}", wc[name]["server_cold"]))
+    if cols:
         names = sorted({n for _, d in cols for n in d["requests"]})
         rep(f"  {'request':<22}" + "".join(f"{c:>16}" for c, _ in cols))
         for n in names:
             rep(f"  {n:<22}" + "".join(f"{d['requests'].get(n, 0):>16}" for _, d in cols))
         rep(f"  {'server bytes written':<22}" + "".join(f"{d.get('server_bytes_written', 0):>16}" for _, d in cols)
             + "   (its /proc io wchar: replies and its own log)")
-        buckets = cost.get("idle_timeline", [])
-        if buckets:
-            rep("  idle timeline (requests per ~5 s since the find ended): " +
-                " ".join(f"{b['t']:.0f}s:{sum(v for k, v in b.items() if k not in ('t', 'seconds'))}"
-                         for b in buckets))
-    else:
-        rep("Server cost: not measured (--idle-seconds 0)")
+    buckets = cost.get("idle_timeline", []) if cost else []
+    if buckets:
+        rep("  idle timeline (requests per ~5 s since the find ended): " +
+            " ".join(f"{b['t']:.0f}s:{sum(v for k, v in b.items() if k not in ('t', 'seconds'))}"
+                     for b in buckets))
+    if not cost:
+        rep("  (cold mount + find and the idle mount: not measured, --idle-seconds 0)")
     rep("")
     wm = [m for m in r.get("mounts", []) if m["label"].startswith("wffs")]
     fm = [m for m in r.get("mounts", []) if m["label"].startswith("floor")]
@@ -1189,9 +1203,11 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
         for name, d in ops.items():
             c = d["counts"]
             sec = d["handler_seconds"]
-            fuse = ", ".join([f"lookup {c.get('fuse.lookup', 0)}", f"getattr {c.get('fuse.getattr', 0)}"] +
-                             [f"{k[5:]} {v}" for k, v in c.items() if k.startswith("fuse.")
-                              and k not in ("fuse.lookup", "fuse.getattr")])
+            def op(k, v):
+                return f"{k[5:]} {v}" + (f" ({sec[k]:.2f} s)" if sec.get(k, 0) >= 0.05 else "")
+            fuse = ", ".join([op("fuse.lookup", c.get("fuse.lookup", 0)), op("fuse.getattr", c.get("fuse.getattr", 0))]
+                             + [op(k, v) for k, v in c.items() if k.startswith("fuse.")
+                                and k not in ("fuse.lookup", "fuse.getattr")])
             be = ", ".join(f"{k[8:]} {v} ({sec.get(k, 0):.2f} s)" for k, v in c.items() if k.startswith("backend."))
             floor_ops = r.get("commands", {}).get("floor", {}).get(name, {}).get("ops_cold", {})
             rep(f"  {name:<7} wffs: {fuse}")
@@ -1230,11 +1246,21 @@ def main(argv=None) -> int:
     parser.add_argument("--idle-seconds", type=float, default=60.0,
                         help="idle window for the server cost (0: skip the idle phases)")
     parser.add_argument("--out", type=Path, default=ROOT / "run" / "bench")
+    parser.add_argument("--report", metavar="JSON", help="print the tables of a saved run again, and exit")
     parser.add_argument("--wffs", default=str(ROOT), metavar="DIR|REV",
                         help="the wffs to measure: a source tree (default: this checkout, as it is now) or a git "
                              "revision of this repository (e.g. HEAD: its committed wffs/, exported under OUT)")
     args = parser.parse_args(argv)
     scales = args.scale or ["10k"]
+    if args.report:
+        with open(args.report) as f:
+            doc = json.load(f)
+        rep = Report()
+        for r in doc["results"]:
+            r["goals"] = goals(r, doc["idle_seconds"])
+            print_scale(rep, r, doc["idle_seconds"])
+        per_k_table(rep, doc["results"])
+        return 0
     if os.geteuid() != 0:
         print("bench: needs root (tmpfs mount, drop_caches)", file=sys.stderr)
         return 2
