@@ -54,10 +54,6 @@ class Inodes:
             raise pyfuse3.FUSEError(errno.ENOENT) from None
 
 
-def node_components(node_path: str) -> tuple:
-    return tuple(p for p in node_path.split("/") if p)
-
-
 class Operations(pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False
@@ -292,7 +288,7 @@ class Operations(pyfuse3.Operations):
         entries, inodes = [], []
         for old, new in changed:
             node = old or new
-            parent = prefix + node_components(node.path)[:-1]
+            parent = prefix + layout.node_components(node.path)[:-1]
             parent_ino = self.inodes.known(parent)
             if parent_ino is None:
                 continue  # the kernel has never seen that directory

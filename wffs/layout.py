@@ -89,6 +89,11 @@ def child_path(parent: str, name: str) -> str:
     return parent.rstrip("/") + "/" + name
 
 
+def node_components(node_path: str) -> tuple:
+    """('s', 'f', 't') for '/s/f/t': a node's path below the mount point of its server."""
+    return tuple(p for p in node_path.split("/") if p)
+
+
 def dir_node_path(components: Iterable[str]) -> str:
     """Node path of a directory given by its path components below the mount point."""
     parts = list(components)

@@ -100,7 +100,7 @@ class ServerStatus:
 
 
 class Vfs:
-    def __init__(self, backend, *, refresh: float = 2.0, cache_bytes: int = 64 << 20):
+    def __init__(self, backend, *, refresh: float = 2.0, cache_bytes: int = 32 << 20):
         self.backend = backend
         self.snapshot = Snapshot()
         self.status = ServerStatus(backend.name)
@@ -192,6 +192,8 @@ class Vfs:
             entry = self.entry(name)
         if entry.size is None:
             entry = dataclasses.replace(entry, size=len(await self.content(entry)))
+            if entry.kind is Kind.SERVER_FILE:  # now cached: its mtime is when it was fetched
+                entry = dataclasses.replace(entry, mtime=self.entry(name).mtime)
         return entry
 
     async def _measure_directory(self, components: tuple) -> None:
@@ -271,6 +273,9 @@ class Vfs:
             raise NotFound(entry.name)
         key = self._content_key(node, entry.file)
         data = self._contents.get(key)
+        if data is None:  # a reader of one file of a directory reads the others next (grep -r, tar)
+            await self._measure_directory(layout.node_components(node.path)[:-1])
+            data = self._contents.get(key)
         if data is None:
             try:
                 data = await self.backend.read(node.path, entry.file)

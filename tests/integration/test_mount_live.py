@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -195,3 +196,29 @@ def test_scripts_from_disk_and_from_elsewhere(scratch_server, tmp_path):
             assert local.stat().st_size == len(server)
         assert (mount.path / "s/f/a.ecf").read_bytes() == (home / "s/f/a.ecf").read_bytes()
         assert (mount.path / "s/f/b.man").read_bytes() == b"for b\n"
+
+
+def test_why_says_what_ecflow_client_says(scratch_server, tmp_path):
+    """wffs works out `why` from its synced definition (no full download per node); for the common
+    reasons its words are ecFlow's own."""
+    import ecflow
+
+    defs = ecflow.Defs()
+    suite = defs.add_suite("s")
+    suite.add_variable("ECF_DUMMY_TASK", "")
+    family = suite.add_family("f")
+    family.add_task("a").add_defstatus(ecflow.DState.suspended)
+    family.add_task("b").add_trigger("a == complete")
+    held = suite.add_family("g")
+    held.add_trigger("f == complete")
+    held.add_task("c")
+    scratch_server.client().load(defs)
+    scratch_server.client().begin_suite("s")
+    with Mount.start(scratch_server.port, tmp_path / "mnt") as mount:
+        paths = ("/s/f/b", "/s/g/c", "/s/g")
+        ours = {p: (mount.path / f"{p.lstrip('/')}.why").read_bytes() for p in paths}
+        stats = scratch_server.cli("--stats").stdout.decode()
+        assert not re.search(r"Get full definition\s+[1-9]", stats)  # no download per .why
+        for path in paths:
+            theirs = scratch_server.cli(f"--group=get; why={path}").stdout
+            assert ours[path] == theirs, (path, ours[path], theirs)

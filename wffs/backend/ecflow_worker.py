@@ -23,7 +23,7 @@ from typing import Optional
 
 import ecflow
 
-from wffs.backend import credentials, ecf_script, ecflow_att, protocol
+from wffs.backend import credentials, ecf_script, ecflow_att, ecflow_why, protocol
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
 ALL_LINES = "100000000"
@@ -296,7 +296,7 @@ class EcflowSession:
         return None if manual is None else len(truncate(manual, self.max_file_size))
 
     def op_read(self, path: str, kind: str) -> bytes:
-        return self.read(self.node(path), path, kind)
+        return self.read(self.known_node(path), path, kind)
 
     def read(self, node, path: str, kind: str) -> bytes:
         local = self.local_path(node, kind)
@@ -357,14 +357,9 @@ class EcflowSession:
         """Several files at once ({(path, kind): bytes}): what a listing needs, in one round trip.
         Files that cannot be read are left out; the caller asks for them one by one."""
         out, total = {}, 0
-        self.sync()  # once for the batch
-        defs = self.client.get_defs()
         for path, kind in items:
-            node = defs.find_abs_node(path)
             try:
-                if node is None:
-                    continue
-                data = self.read(node, path, kind)
+                data = self.read(self.known_node(path), path, kind)
             except (Missing, Unavailable):
                 continue
             out[(path, kind)] = data
@@ -374,6 +369,12 @@ class EcflowSession:
         return out
 
     # ---- the few writes a mirror needs -------------------------------------------------------------
+    def known_node(self, path: str):
+        """A node as of the last sync (what the mount's snapshot shows); synced now only if unknown."""
+        defs = self.client.get_defs() if self.synced else None
+        node = defs.find_abs_node(path) if defs is not None else None
+        return node if node is not None else self.node(path)
+
     def node(self, path: str):
         """A node of the definition brought in step now (for writes and for a mirror's remote)."""
         self.sync()
@@ -423,10 +424,11 @@ class EcflowSession:
 
     def op_node_text(self, path: str, kind: str) -> bytes:
         """`why` (the server's explanation of why a node is not running) or `def` (a subtree's definition)."""
+        node = self.known_node(path)
         if kind == "why":
-            return self.client_command(f"--group=get; why={path}")
+            return ecflow_why.why(self.client.get_defs(), node)
         if kind == "def":
-            return str(self.node(path)).encode("utf-8", "surrogateescape")
+            return str(node).encode("utf-8", "surrogateescape")
         raise Missing(f"no {kind} text for nodes")
 
     def op_server_file(self, name: str) -> bytes:
