@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import fcntl
 import hashlib
 import json
 import os
@@ -1301,6 +1302,13 @@ def main(argv=None) -> int:
         signal.signal(sig, _on_signal)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
+    lock = open(out / ".lock", "w")  # a second run on the same OUT would remove this one's mounts and files
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        print(f"bench: another benchmark is running with --out {out}; wait for it or use another --out",
+              file=sys.stderr)
+        return 2
     stamp = time.strftime("%Y%m%d-%H%M%S")
     rep = Report()
     results: List[Dict[str, Any]] = []

@@ -140,6 +140,9 @@ class FloorOps(pyfuse3.Operations):
     async def release(self, fh):
         self.calls["release"] += 1
 
+    async def _flush(self, fh):  # only with --flush: what one more round trip per close() costs
+        self.calls["flush"] += 1
+
     async def statfs(self, ctx):
         self.calls["statfs"] += 1
         s = pyfuse3.StatvfsData()
@@ -153,13 +156,18 @@ def main(argv=None) -> int:
     parser.add_argument("source")
     parser.add_argument("mountpoint")
     parser.add_argument("--timeout", type=float, default=CACHE_SECONDS, help="entry/attr timeouts (s)")
-    parser.add_argument("--counts", help="write the operation counts here (JSON) on exit")
+    parser.add_argument("--counts", help="write the operation counts here (JSON) on SIGUSR1 and on exit")
+    parser.add_argument("--flush", action="store_true",
+                        help="also implement flush (a no-op), as wffs does for its control files: one more kernel "
+                             "round trip per close(), to measure what that costs")
     args = parser.parse_args(argv)
 
     started = time.monotonic()
     tree = Tree(args.source, args.timeout)
     print(f"bench_floor: {tree.dirs} directories, {tree.files} files, {tree.bytes} bytes loaded in "
           f"{time.monotonic() - started:.2f} s", file=sys.stderr, flush=True)
+    if args.flush:
+        FloorOps.flush = FloorOps._flush
     ops = FloorOps(tree)
     options = set(pyfuse3.default_options) - {"default_permissions"}  # as wffs (wffs/mount.py)
     options |= {"fsname=bench-floor", "subtype=benchfloor"}

@@ -51,6 +51,8 @@ class Tree:
             return self._root_entries()
         server, vfs, inside = self.route(components)
         entries = vfs.listdir(inside)
+        if self.single:  # entries of the only server need no tag (vfs_of knows it)
+            return entries
         return [dataclasses.replace(e, server=server) for e in entries]
 
     async def lookup(self, components: Sequence[str], file_name: str) -> Entry:
@@ -60,13 +62,19 @@ class Tree:
                     return entry
             raise NotFound(file_name)
         server, vfs, inside = self.route(components)
-        return dataclasses.replace(await vfs.lookup(inside, file_name), server=server)
+        entry = await vfs.lookup(inside, file_name)
+        return entry if self.single else dataclasses.replace(entry, server=server)
 
     def vfs_of(self, entry: Entry) -> Vfs:
+        if self.single:
+            return next(iter(self.servers.values()))
         return self.servers[entry.server]
 
     def event_log(self, entry: Entry) -> EventLog:
-        return self.events if not entry.server else self.vfs_of(entry).events
+        """MNT/.events of a several-server mount, else the log of the entry's server."""
+        if not self.single and not entry.server:
+            return self.events
+        return self.vfs_of(entry).events
 
     async def content(self, entry: Entry) -> bytes:
         if entry.kind is Kind.EVENTS:

@@ -111,6 +111,7 @@ class Vfs:
         self._contents = cachetools.LRUCache(maxsize=cache_bytes, getsizeof=len)
         self._server_files = cachetools.TTLCache(maxsize=16, ttl=refresh)
         self._measured = cachetools.LRUCache(maxsize=1024)  # directories read in one batch lately
+        self._listings = cachetools.LRUCache(maxsize=256)
 
     # ---- names -----------------------------------------------------------------------------------
     def dir_node(self, components: Sequence[str]) -> str:
@@ -177,7 +178,17 @@ class Vfs:
                      volatile=volatile)
 
     def listdir(self, components: Sequence[str]) -> list[Entry]:
-        return [self.entry(n) for n in self.names(components).values()]
+        """A directory's entries with their attributes, kept for one snapshot and refresh interval
+        (`find` opens every directory); entries not measured yet are looked at again each time."""
+        key = (self.snapshot.generation, tuple(components), int(time.monotonic() / self.refresh))
+        entries = self._listings.get(key)
+        if entries is None:
+            entries = [self.entry(n) for n in self.names(components).values()]
+            self._listings[key] = entries
+        elif any(e.size is None for e in entries):  # measured since: take what is known now
+            names = self.names(components)
+            entries = [self.entry(names[e.name]) if e.size is None else e for e in entries]
+        return entries
 
     async def lookup(self, components: Sequence[str], file_name: str) -> Entry:
         name = self.names(components).get(file_name)
@@ -196,20 +207,21 @@ class Vfs:
                 entry = dataclasses.replace(entry, mtime=self.entry(name).mtime)
         return entry
 
-    async def _measure_directory(self, components: tuple) -> None:
-        """Read every unmeasured task file of a directory in one backend call.
+    async def _measure_directory(self, components: tuple, kinds: Sequence[str] = layout.TASK_FILE_KINDS) -> None:
+        """Read every unmeasured task file (of these kinds) of a directory in one backend call.
 
-        `ls -l` looks up each file of a directory in turn; one round trip for all of them (the worker
-        reads scripts, jobs and outputs from disk where it can) instead of one each.  Once per directory,
-        snapshot and refresh interval, so a file the batch left out is not asked for again and again.
+        `ls -l` looks up each file of a directory in turn, `grep -r --include='*.out'` opens each output:
+        one round trip for all of them (the worker reads scripts, jobs and outputs from disk where it
+        can) instead of one each.  Once per directory, kinds, snapshot and refresh interval, so a file
+        the batch left out is not asked for again and again.
         """
-        key = (self.snapshot.generation, components, int(time.monotonic() / self.refresh))
+        key = (self.snapshot.generation, components, tuple(kinds), int(time.monotonic() / self.refresh))
         if key in self._measured:
             return
         self._measured[key] = True
         wanted = {}
         for n in self.names(components).values():
-            node = self.snapshot.node(n.node) if n.kind is Kind.TASK_FILE else None
+            node = self.snapshot.node(n.node) if n.kind is Kind.TASK_FILE and n.file in kinds else None
             if node is not None and n.file in node.files:
                 content_key = self._content_key(node, n.file)
                 if content_key not in self._contents:
@@ -274,7 +286,7 @@ class Vfs:
         key = self._content_key(node, entry.file)
         data = self._contents.get(key)
         if data is None:  # a reader of one file of a directory reads the others next (grep -r, tar)
-            await self._measure_directory(layout.node_components(node.path)[:-1])
+            await self._measure_directory(layout.node_components(node.path)[:-1], (entry.file,))
             data = self._contents.get(key)
         if data is None:
             try:

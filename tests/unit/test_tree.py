@@ -49,11 +49,12 @@ def test_single_server_at_the_mount_point():
         assert listed(tree, ()) == [e.name for e in vfs.listdir(())] == [".server", "s", "s.que", "s.att",
                                                                           "s.def", "s.why"]
         assert ".events" not in listed(tree, ())
-        assert all(e.server == "local" for e in tree.listdir(()) + tree.listdir(("s",)))
+        # one server: its entries need no tag, and every one of them is answered by it
+        assert all(tree.vfs_of(e) is vfs for e in tree.listdir(()) + tree.listdir(("s",)))
         assert tree.route(("s", "t")) == ("local", vfs, ("s", "t"))
         assert tree.prefix("local") == ()
         entry = await tree.lookup(("s",), "t.ecf")
-        assert entry.server == "local" and entry.node == "/s/t"
+        assert tree.vfs_of(entry) is vfs and entry.node == "/s/t"
         assert await tree.content(entry) == b"script of local:3141\n"
         assert tree.vfs_of(entry) is vfs
         events = await tree.lookup((".server",), "events")
