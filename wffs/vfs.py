@@ -348,6 +348,8 @@ class Vfs:
         if delta is None:
             return []
         self.snapshot, changed = self.snapshot.apply(delta)
+        for per_generation in (self._indexes, self._listings, self._measured):
+            per_generation.clear()  # keyed by the old generation: never used again
         for path, old, new in state_changes(changed):
             self.events.add(path, old, new)
         return changed

@@ -222,3 +222,23 @@ def test_why_says_what_ecflow_client_says(scratch_server, tmp_path):
         for path in paths:
             theirs = scratch_server.cli(f"--group=get; why={path}").stdout
             assert ours[path] == theirs, (path, ours[path], theirs)
+
+
+def test_status_file_mtime_is_the_state_change(live):
+    """LAYOUT: a status file's mtime (and ctime) is the node's last state change as the server records
+    it (on the suite's clock, which ecFlow advances in steps), so tar and rsync see unchanged nodes as
+    unchanged."""
+    import calendar
+
+    server, mount = live
+    server.cli("--force=complete", "/s/f/a")
+    assert wait_until(lambda: (mount.path / "s/f/a.com").exists(), FRESH_WITHIN, 0.05)
+    client = server.client()
+    client.sync_local()
+    recorded = client.get_defs().find_abs_node("/s/f/a").get_state_change_time()
+    expected = calendar.timegm(time.strptime(recorded, "%Y-%m-%dT%H:%M:%S"))
+    first = (mount.path / "s/f/a.com").stat()
+    assert first.st_mtime == expected and first.st_ctime == expected
+    assert (mount.path / "s/f/a.att").stat().st_mtime == expected
+    time.sleep(1.5)
+    assert (mount.path / "s/f/a.com").stat().st_mtime == expected  # not the time of the stat

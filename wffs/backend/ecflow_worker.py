@@ -53,12 +53,20 @@ def one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%b-%d %H:%M:%S")
+
+
 def parse_time(text: str) -> float:
-    """ecFlow prints boost times ('2026-Nov-25 23:40:01', UTC); 0.0 when unknown."""
-    try:
-        return float(calendar.timegm(time.strptime(text, "%Y-%b-%d %H:%M:%S")))
-    except (ValueError, TypeError):
-        return 0.0
+    """A state-change time as seconds since the epoch; 0.0 when unknown ('not-a-date-time').
+
+    The 5.9 binding says '2026-11-26T00:21:22'; boost's other form is '2026-Nov-25 23:40:01' (UTC).
+    """
+    for fmt in TIME_FORMATS:
+        try:
+            return float(calendar.timegm(time.strptime(text.split(".")[0], fmt)))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return 0.0
 
 
 def marker(cap: int, whole: int) -> bytes:
