@@ -120,6 +120,9 @@ def test_a_paused_server_stalls_nothing_else(three, tmp_path):
             assert time.monotonic() - started < FRESH_WITHIN
             ls = run(["ls", "-R", str(m.path / "two")], timeout=5)
             assert ls.returncode == 0
+            status = m.path / "one/.server/status"  # the hung one says why (its calls time out at 2 s)
+            assert wait_until(lambda: b"reachable no" in status.read_bytes(), 10), status.read_bytes()
+            assert b"no answer in" in status.read_bytes() or b"busy" in status.read_bytes()
         finally:
             one.resume()
 
