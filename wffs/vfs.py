@@ -272,27 +272,23 @@ class Vfs:
         if entry.kind is Kind.EVENTS:
             return self.events.read(0, len(self.events))
         if entry.kind is Kind.NODE_TEXT:
-            key = self._node_text_key(node.path, entry.file)
-            data = self._contents.get(key)
-            if data is None:
-                try:
-                    data = await self.backend.node_text(node.path, entry.file)
-                except NotProvided as e:
-                    raise NotFound(f"{entry.name}: {e}") from None
-                self._cache(key, data)
-            return data
+            return await self._fetched(self._node_text_key(node.path, entry.file), entry.name,
+                                       lambda: self.backend.node_text(node.path, entry.file))
         if entry.file not in node.files:
             raise NotFound(entry.name)
         key = self._content_key(node, entry.file)
-        data = self._contents.get(key)
-        if data is None:  # a reader of one file of a directory reads the others next (grep -r, tar)
+        if key not in self._contents:  # a reader of one file of a directory reads the others next
             await self._measure_directory(layout.node_components(node.path)[:-1], (entry.file,))
-            data = self._contents.get(key)
+        return await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file))
+
+    async def _fetched(self, key, name: str, fetch) -> bytes:
+        """Cached content, else fetched from the backend and cached; NotFound if the server has none."""
+        data = self._contents.get(key)
         if data is None:
             try:
-                data = await self.backend.read(node.path, entry.file)
+                data = await fetch()
             except NotProvided as e:
-                raise NotFound(f"{entry.name}: {e}") from None
+                raise NotFound(f"{name}: {e}") from None
             self._cache(key, data)
         return data
 
