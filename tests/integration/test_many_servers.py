@@ -12,7 +12,7 @@ import pytest
 from wffs.devserver import EcflowServer, free_port
 
 from .mounting import ROOT, run, wait_until
-from .test_mount_live import load_scratch_suite
+from .test_mount_live import load_held_suite, load_scratch_suite
 
 FRESH_WITHIN = 3.0
 
@@ -129,26 +129,17 @@ def test_a_paused_server_stalls_nothing_else(three, tmp_path):
 
 def test_why_and_def(three, tmp_path):
     (one, _two), config = three
-    import ecflow
-
-    defs = ecflow.Defs()
-    suite = defs.add_suite("w")
-    suite.add_variable("ECF_DUMMY_TASK", "")
-    family = suite.add_family("f")
-    family.add_task("first").add_defstatus(ecflow.DState.suspended)
-    family.add_task("waits").add_trigger("first == complete")
-    one.client().load(defs)
-    one.client().begin_suite("w")
+    load_held_suite(one, "w")
     with ConfigMount(config, tmp_path / "mnt") as m:
         f = m.path / "one/w/f"
-        assert wait_until(lambda: "waits.why" in os.listdir(f), FRESH_WITHIN)
-        why = (f / "waits.why").read_text()
-        assert "first == complete" in why or "first(suspended) == complete" in why, why
-        assert (f / "waits.why").stat().st_size == len(why.encode())
-        assert "first.why" not in os.listdir(f)  # suspended: not waiting on anything of its own
-        assert "waits.def" not in os.listdir(f)  # a task's definition is in its .att
+        assert wait_until(lambda: "b.why" in os.listdir(f), FRESH_WITHIN)
+        why = (f / "b.why").read_text()
+        assert "a(suspended) == complete" in why, why
+        assert (f / "b.why").stat().st_size == len(why.encode())
+        assert "a.why" not in os.listdir(f)  # suspended: not waiting on anything of its own
+        assert "b.def" not in os.listdir(f)  # a task's definition is in its .att
         family_def = (m.path / "one/w/f.def").read_text()
-        assert "family f" in family_def and "trigger first == complete" in family_def
+        assert "family f" in family_def and "trigger a == complete" in family_def
         assert "suite w" in (m.path / "one/w.def").read_text()
 
 

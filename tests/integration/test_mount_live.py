@@ -37,6 +37,23 @@ def load_scratch_suite(server, tasks=("a", "b", "c")):
     return client
 
 
+def load_held_suite(server, name: str) -> None:
+    """/NAME/f/a suspended, /NAME/f/b waiting for a, /NAME/g (and its c) waiting for f; never submitted."""
+    import ecflow
+
+    defs = ecflow.Defs()
+    suite = defs.add_suite(name)
+    suite.add_variable("ECF_DUMMY_TASK", "")
+    family = suite.add_family("f")
+    family.add_task("a").add_defstatus(ecflow.DState.suspended)
+    family.add_task("b").add_trigger("a == complete")
+    held = suite.add_family("g")
+    held.add_trigger("f == complete")
+    held.add_task("c")
+    server.client().load(defs)
+    server.client().begin_suite(name)
+
+
 @pytest.fixture
 def live(scratch_server, tmp_path):
     load_scratch_suite(scratch_server)
@@ -201,19 +218,7 @@ def test_scripts_from_disk_and_from_elsewhere(scratch_server, tmp_path):
 def test_why_says_what_ecflow_client_says(scratch_server, tmp_path):
     """wffs works out `why` from its synced definition (no full download per node); for the common
     reasons its words are ecFlow's own."""
-    import ecflow
-
-    defs = ecflow.Defs()
-    suite = defs.add_suite("s")
-    suite.add_variable("ECF_DUMMY_TASK", "")
-    family = suite.add_family("f")
-    family.add_task("a").add_defstatus(ecflow.DState.suspended)
-    family.add_task("b").add_trigger("a == complete")
-    held = suite.add_family("g")
-    held.add_trigger("f == complete")
-    held.add_task("c")
-    scratch_server.client().load(defs)
-    scratch_server.client().begin_suite("s")
+    load_held_suite(scratch_server, "s")
     with Mount.start(scratch_server.port, tmp_path / "mnt") as mount:
         paths = ("/s/f/b", "/s/g/c", "/s/g")
         ours = {p: (mount.path / f"{p.lstrip('/')}.why").read_bytes() for p in paths}
