@@ -45,7 +45,7 @@ ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
 from wffs import mounts  # noqa: E402
-from wffs.devserver import EcflowServer, client_cli  # noqa: E402
+from wffs.devserver import EcflowServer  # noqa: E402
 
 PY = sys.executable
 SCALES = {"1k": (2, 10, 50), "10k": (10, 20, 50), "50k": (50, 20, 50)}  # suites, families, tasks

@@ -182,10 +182,6 @@ class Operations(pyfuse3.Operations):
             return log.read(off, size)
         return self._files.get(fh, b"")[off:off + size]
 
-    async def release(self, fh):
-        self._files.pop(fh, None)
-        self._logs.pop(fh, None)
-
     async def statfs(self, ctx):
         s = pyfuse3.StatvfsData()
         s.f_bsize = s.f_frsize = 4096

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Optional
+from typing import Iterable
 
 #: Displayed state -> status-file extension.  Suspended wins, as in ecflow_ui.
 STATE_CODES = {

@@ -8,8 +8,6 @@ variables, the generated ones and the inherited ones (marked with where they com
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import ecflow
 
 FLAG_NAMES = sorted(n for n in ecflow.FlagType.names if n != "not_set")
