@@ -436,3 +436,17 @@ def test_only_the_owner_writes_control_files_under_allow_other(mirrored):
         import shutil
 
         shutil.rmtree(mnt, ignore_errors=True)
+
+
+def test_local_server_down_then_back(mirrored, dummy_remote):
+    local, mount = mirrored
+    dummy_remote.cli("--force=active", "/s1/f1/t1")
+    assert wait_until(lambda: local_state(mount) == "act", POLLING + SLACK, 0.05)
+    local.stop()
+    dummy_remote.cli("--force=complete", "/s1/f1/t1")
+    status = mount.path / "s/f/Task.mirror"
+    assert wait_until(lambda: "status error" in status.read_text(), POLLING + SLACK + 5), status.read_text()
+    assert mount.proc.poll() is None  # the mount is still up
+    local.restart()
+    assert wait_until(lambda: state_of(local, "/s/f/Task") == "complete", 4 * POLLING + SLACK + 10)
+    assert wait_until(lambda: "status ok" in status.read_text(), POLLING + SLACK + 5)
