@@ -248,8 +248,9 @@ def test_mirror_resumes_after_wffs_restarts(mirrored, dummy_remote, tmp_path):
 
 def test_off_and_rm_clear_the_mirror(mirrored, dummy_remote):
     local, mount = mirrored
-    assert write_line(mirror_file(mount), "off") == 0
-    assert "Task.mirror" not in os.listdir(mount.path / "s/f")
+    # `printf off` has no newline: applied when the file is closed (released)
+    assert run(["bash", "-c", f"printf off > {mirror_file(mount)}"]).returncode == 0
+    assert wait_until(lambda: "Task.mirror" not in os.listdir(mount.path / "s/f"), 3)
     stored = local.cli("--get=/s/f/Task").stdout.decode()
     assert "WFFS_MIRROR" not in stored and "ECF_DUMMY_TASK" not in stored
     # unmirrored, the task runs normally again: its own job runs and completes
