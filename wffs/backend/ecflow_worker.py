@@ -12,9 +12,11 @@ wffs.backend.protocol on stdin/stdout.
 from __future__ import annotations
 
 import argparse
+import atexit
 import calendar
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -516,6 +518,9 @@ def main(argv=None) -> int:
     parser.add_argument("--user", help="the user name to connect as")
     parser.add_argument("--auth", help="JSON file with user and password")
     args = parser.parse_args(argv)
+    private = os.environ.get(protocol.PRIVATE_DIR_ENV)
+    if private:  # the mount removes it too, unless the mount itself was killed
+        atexit.register(shutil.rmtree, private, True)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the binding prints goes to stderr, never into the protocol stream
     session = EcflowSession(args.host, args.port, args.max_file_size, ssl=args.ssl, auth=args.auth)
