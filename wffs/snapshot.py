@@ -34,6 +34,7 @@ class NodeInfo:
     files: Mapping[str, FileStat] = field(default_factory=dict)
     values: Mapping = field(default_factory=dict)  # labels, meters, events: what a mirror copies
     mirror: Optional[str] = None  # the stored mirror line, for a mirrored task
+    why: Optional[bytes] = None  # why a waiting node waits, when the backend sends it with the node
 
     @property
     def name(self) -> str:
@@ -48,7 +49,8 @@ class NodeInfo:
         files = {k: FileStat(size, mtime) for k, (size, mtime) in rec.get("files", {}).items()}
         return cls(path=rec["path"], kind=rec["kind"], state=rec["state"], suspended=rec["suspended"],
                    since=rec["since"], att=rec["att"], children=tuple(rec["children"]),
-                   files=MappingProxyType(files), values=rec.get("values", {}), mirror=rec.get("mirror"))
+                   files=MappingProxyType(files), values=rec.get("values", {}), mirror=rec.get("mirror"),
+                   why=rec.get("why"))
 
 
 ROOT = NodeInfo(path="/", kind="server", state="unknown")

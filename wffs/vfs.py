@@ -155,6 +155,8 @@ class Vfs:
         if name.kind is Kind.EVENTS:
             return Entry(name.name, name.kind, name.node, name.file, len(self.events),
                          self.events.changed_at or self.status.last_sync, volatile=True)
+        if name.kind is Kind.NODE_TEXT and name.file == layout.WHY and node.why is not None:
+            return Entry(name.name, name.kind, name.node, name.file, len(node.why), node.since)
         if name.kind is Kind.NODE_TEXT:
             cached = self._contents.get(self._node_text_key(name.node, name.file))
             return Entry(name.name, name.kind, name.node, name.file, None if cached is None else len(cached),
@@ -271,6 +273,8 @@ class Vfs:
             return self.control_content(node.path)
         if entry.kind is Kind.EVENTS:
             return self.events.read(0, len(self.events))
+        if entry.kind is Kind.NODE_TEXT and entry.file == layout.WHY and node.why is not None:
+            return node.why  # sent with the node: it changes with the snapshot
         if entry.kind is Kind.NODE_TEXT:
             return await self._fetched(self._node_text_key(node.path, entry.file), entry.name,
                                        lambda: self.backend.node_text(node.path, entry.file))

@@ -141,6 +141,9 @@ def test_why_and_def(three, tmp_path):
         family_def = (m.path / "one/w/f.def").read_text()
         assert "family f" in family_def and "trigger a == complete" in family_def
         assert "suite w" in (m.path / "one/w.def").read_text()
+        one.cli("--resume", "/w/f/a")  # b's own state does not change, its reason does
+        assert wait_until(lambda: "a(queued) == complete" in (f / "b.why").read_text(), FRESH_WITHIN, 0.05)
+        assert (f / "b.why").stat().st_size == len((f / "b.why").read_bytes())
 
 
 def test_suites_def_reloads_into_a_fresh_server(three, tmp_path):

@@ -140,6 +140,7 @@ class EcflowSession:
         self.synced = False
         self.changed: set | None = None  # paths changed since the last delta; None: everything
         self.sent: dict[str, tuple] = {}  # path -> the cheap fields last reported
+        self.whys: dict[str, bytes] = {}  # path -> why text last reported, for waiting nodes
         self.variables: dict[str, tuple] = {}  # path -> variables it passed down when last rendered
         self.server_vars: tuple = ()
         self.local_files = True
@@ -222,7 +223,9 @@ class EcflowSession:
             # what a node passes down reaches every descendant's .att: a change there re-renders them
             passed = ecflow_att.inheritable_variables(node) if kids else ()
             passed_changed = self.variables.get(path, ()) != passed
-            if render_all or path in changed or self.sent.get(path) != cheap or passed_changed:
+            # why a waiting node waits depends on other nodes: worked out at every delta, sent on change
+            why_changed = self.update_why(defs, node, path, cheap)
+            if render_all or path in changed or self.sent.get(path) != cheap or passed_changed or why_changed:
                 records.append(self.record(node, path, cheap))
                 self.sent[path] = cheap
                 self.variables[path] = passed
@@ -232,6 +235,7 @@ class EcflowSession:
         for p in removed:
             self.sent.pop(p, None)
             self.variables.pop(p, None)
+            self.whys.pop(p, None)
         suites = [s.name() for s in defs.suites]
         if not self.version:
             self.version = self.server_version()
@@ -243,6 +247,18 @@ class EcflowSession:
             return self.client.server_version()
         except RuntimeError:
             return ""
+
+    def update_why(self, defs, node, path: str, cheap: tuple) -> bool:
+        """Keep self.whys[path] current for waiting nodes (the .why file); True if it changed."""
+        state, suspended = cheap[0], cheap[1]
+        why = ecflow_why.why(defs, node) if state in ecflow_why.WAITING and not suspended else None
+        if self.whys.get(path) == why:
+            return False
+        if why is None:
+            self.whys.pop(path, None)
+        else:
+            self.whys[path] = why
+        return True
 
     @staticmethod
     def cheap_fields(node) -> tuple:
@@ -256,6 +272,7 @@ class EcflowSession:
         rec = {"path": path, "kind": kind, "state": state, "suspended": suspended,
                "since": parse_time(since_text), "children": children, "files": {}}
         rec["att"] = ecflow_att.render(node, kind, state, suspended, since_text, self.inheritance)
+        rec["why"] = self.whys.get(path)
         if kind in ("task", "alias"):
             rec["files"] = self.task_files(node)
             rec["values"] = ecflow_att.current_state(node)
