@@ -13,6 +13,16 @@ from typing import Optional
 from wffs import layout
 
 
+def stamp(when: float) -> str:
+    """A time as these logs and wffs's status files write it: ISO 8601 UTC."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+
+
+def iso(when: float) -> str:
+    """stamp(), or 'never' where a status file has no time to show."""
+    return stamp(when) if when else "never"
+
+
 class EventLog:
     def __init__(self):
         self._data = bytearray()
@@ -20,8 +30,7 @@ class EventLog:
 
     def add(self, path: str, old: str, new: str, server: Optional[str] = None, when: Optional[float] = None):
         when = time.time() if when is None else when
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
-        fields = [stamp] + ([server] if server is not None else []) + [path, old, new]
+        fields = [stamp(when)] + ([server] if server is not None else []) + [path, old, new]
         self._data += ("\t".join(fields) + "\n").encode("utf-8", "surrogateescape")
         self.changed_at = when
 

@@ -17,16 +17,13 @@ from typing import Callable, Optional
 import trio
 
 from wffs.backend.base import NotProvided, ServerUnavailable
+from wffs.events import iso
 from wffs.mirror_line import MirrorLineError, Resolved, is_off, parse, resolve
 
 log = logging.getLogger(__name__)
 
 #: Longest wait between two polls of a remote that does not answer (unless polling is longer).
 MAX_BACKOFF = 60.0
-
-
-def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else "never"
 
 
 @dataclass

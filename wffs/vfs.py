@@ -17,7 +17,7 @@ import cachetools
 
 from wffs import layout
 from wffs.backend.base import NotProvided, ServerUnavailable
-from wffs.events import EventLog, state_changes
+from wffs.events import EventLog, iso, state_changes
 from wffs.layout import Kind, Name
 from wffs.snapshot import NodeInfo, Snapshot
 
@@ -79,9 +79,6 @@ class ServerStatus:
     last_error_time: float = 0.0
 
     def render(self, snapshot: Snapshot) -> bytes:
-        def iso(t):
-            return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else "never"
-
         reach = {None: "not yet contacted", True: "yes", False: "no"}[self.reachable]
         lines = [
             f"server {self.name}",
@@ -114,10 +111,6 @@ class Vfs:
         self._listings = cachetools.LRUCache(maxsize=256)
 
     # ---- names -----------------------------------------------------------------------------------
-    def dir_node(self, components: Sequence[str]) -> str:
-        """Node path of a directory; '.server' stands for itself."""
-        return layout.dir_node_path(components)
-
     def names(self, components: Sequence[str]) -> dict[str, Name]:
         snap = self.snapshot
         key = (snap.generation, tuple(components))
@@ -132,7 +125,7 @@ class Vfs:
             return layout.server_dir_names()
         if components[:1] == (layout.SERVER_DIR,):
             raise NotFound("/".join(components))
-        path = self.dir_node(components)
+        path = layout.dir_node_path(components)
         node = snap.node(path)
         if node is None:
             raise NotFound(path)
@@ -321,7 +314,7 @@ class Vfs:
         stem, ext = layout.split_extension(file_name)
         if ext != layout.MIRROR:
             raise InvalidControl(f"{file_name}: not a control file")
-        path = layout.child_path(self.dir_node(components), stem)
+        path = layout.child_path(layout.dir_node_path(components), stem)
         node = self.snapshot.node(path) if components[:1] != (layout.SERVER_DIR,) else None
         if node is None:
             raise NotFound(path)

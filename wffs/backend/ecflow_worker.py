@@ -296,22 +296,21 @@ class EcflowSession:
                 files["job"] = files["out"] = (None, 0.0)
             return files
         gen = dict(ecflow_att.generated_variables(node))
-        for kind in ("ecf", "job", "out"):
-            local = self.local_path(node, kind, gen)
-            if not local:
+        local = {kind: self.local_path(node, kind, gen) for kind in ("ecf", "job", "out")}
+        for kind, path in local.items():
+            if not path:
                 files[kind] = (None, 0.0)  # the server finds the script elsewhere
                 continue
             try:
-                st = os.stat(local)
+                st = os.stat(path)
             except OSError:
                 continue
             files[kind] = (served_size(st.st_size, self.max_file_size), st.st_mtime)
-        if "ecf" in files:
-            files["man"] = (self.manual_size(node, gen), files["ecf"][1])
+        if "ecf" in files:  # the manual comes from the same script (local_path "man" is "ecf")
+            files["man"] = (self.manual_size(node, local["ecf"]), files["ecf"][1])
         return files
 
-    def manual_size(self, node, gen: dict) -> Optional[int]:
-        script_path = self.local_path(node, "man", gen)
+    def manual_size(self, node, script_path: str) -> Optional[int]:
         if not script_path:
             return None
         try:
