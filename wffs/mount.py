@@ -53,12 +53,10 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
     SIGINT/SIGTERM/SIGHUP.  single: the one server's layout at the mount point, else MNT/<name>/."""
     tree = Tree({}, single=single)
     ops = Operations(tree, refresh=refresh, read_only=read_only)
-    all_remotes = []
+    remotes = Remotes(make_remote)  # shared: mirrors of any server following one remote use one worker
     for name, backend in backends.items():
         vfs = Vfs(backend, refresh=refresh)
         tree.servers[name] = vfs
-        remotes = Remotes(make_remote)
-        all_remotes.append(remotes)
         refresher = Refresher(vfs, server_changed(ops, tree, name), interval=refresh,
                               idle_after=CACHE_SECONDS + refresh)
         ops.refreshers.append(refresher)
@@ -86,8 +84,7 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
                 finally:
                     pyfuse3.close(unmount=True)  # first: nobody waits on a mount that no longer answers
             with trio.CancelScope(shield=True):
-                for remotes in all_remotes:
-                    await remotes.close()
+                await remotes.close()
                 for backend in backends.values():
                     await backend.close()
 
@@ -96,14 +93,14 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
 
 def server_changed(ops: Operations, tree: Tree, name: str):
     """What a refresh of one server does with the nodes that changed."""
-    vfs_events = None if tree.single else tree.events
+    mount_events = None if tree.single else tree.events  # MNT/.events, several-server mounts only
 
     async def on_change(changed):
         await ops.invalidate(changed, tree.prefix(name))
         tree.servers[name].mirrors.follow_snapshot()
-        if vfs_events is not None:
+        if mount_events is not None:
             for path, old, new in state_changes(changed):
-                vfs_events.add(path, old, new, server=name)
+                mount_events.add(path, old, new, server=name)
 
     return on_change
 
