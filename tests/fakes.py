@@ -176,6 +176,8 @@ class FakeBackend:
             node = self.nodes.get(path)
             if node is not None and kind in node.files:
                 found[(path, kind)] = node.files[kind].data
+            elif node is not None and kind in ("why", "def"):
+                found[(path, kind)] = self._node_text(path, kind)
         if found and self.on_read is not None:
             await self.on_read(*next(iter(found)))
         return found
@@ -196,6 +198,9 @@ class FakeBackend:
         self._call("node_text", path, kind)
         if path not in self.nodes or kind not in ("why", "def"):
             raise NotProvided(f"no {kind} text for {path}")
+        return self._node_text(path, kind)
+
+    def _node_text(self, path: str, kind: str) -> bytes:
         if (path, kind) in self.node_texts:
             return self.node_texts[(path, kind)]
         if kind == "why":

@@ -69,7 +69,8 @@ class Operations(pyfuse3.Operations):
         self.inodes = Inodes()
         self.uid, self.gid = os.getuid(), os.getgid()
         self.mount_time = time.time()
-        self._dirs: dict[int, list] = {}
+        self._dirs: dict[int, list] = {}  # fh -> listing of an open directory
+        self._listings: dict[tuple, tuple] = {}  # path -> (the Vfs's entries, their names and attributes)
         self._files: dict[int, bytes] = {}
         self._logs: dict = {}  # fh -> EventLog
         self._reported: dict[int, int] = {}  # inode -> size last told to the kernel
@@ -139,16 +140,38 @@ class Operations(pyfuse3.Operations):
         await self._use()
         with errors():
             path = self.inodes.path(inode)
-            entries = [(path + (e.name,), e) for e in self.tree.listdir(path)]
             fh = self._new_fh()
-            self._dirs[fh] = entries
+            self._dirs[fh] = self._listing(path)
             return fh
 
+    def _listing(self, path: tuple) -> list:
+        """(name, attributes) of a directory's entries, built once per listing the Vfs hands out."""
+        entries = self.tree.listdir(path)
+        held = self._listings.get(path)
+        if held is not None and held[0] is entries:
+            return held[1]
+        listing = [(os.fsencode(e.name), self._attrs(path + (e.name,), e)) for e in entries]
+        self._listings[path] = (entries, listing)
+        return listing
+
+    def prebuild(self, top: tuple = ()) -> None:
+        """Build the listing of every directory below `top` that changed, so that the first `find` or
+        `ls -lR` after a mount or a refresh finds them ready, as a static file system has them."""
+        todo = [top]
+        while todo:
+            path = todo.pop()
+            try:
+                entries = self.tree.listdir(path)
+            except (NotFound, NotADir):
+                continue
+            self._listing(path)
+            todo.extend(path + (e.name,) for e in entries if e.is_dir and e.name != layout.SERVER_DIR)
+
     async def readdir(self, fh, start_id, token):
-        entries = self._dirs.get(fh, [])
-        for i in range(start_id, len(entries)):
-            path, entry = entries[i]
-            if not pyfuse3.readdir_reply(token, os.fsencode(entry.name), self._attrs(path, entry), i + 1):
+        listing = self._dirs.get(fh, ())
+        for i in range(start_id, len(listing)):
+            name, attrs = listing[i]
+            if not pyfuse3.readdir_reply(token, name, attrs, i + 1):
                 break
 
     async def releasedir(self, fh):

@@ -97,6 +97,7 @@ def server_changed(ops: Operations, tree: Tree, name: str):
 
     async def on_change(changed):
         await ops.invalidate(changed, tree.prefix(name))
+        ops.prebuild(tree.prefix(name))
         tree.servers[name].mirrors.follow_snapshot()
         if mount_events is not None:
             for path, old, new in state_changes(changed):

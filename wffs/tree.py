@@ -20,6 +20,7 @@ class Tree:
         self.servers: dict[str, Vfs] = servers
         self.single = single
         self.events = EventLog()  # MNT/.events of a several-server mount
+        self._tagged: dict[tuple, tuple] = {}  # path -> (a server's listing, the same tagged with the server)
 
     def route(self, components: Sequence[str]) -> tuple[str, Vfs, tuple]:
         """(server name, its Vfs, the path inside its layout)."""
@@ -53,7 +54,11 @@ class Tree:
         entries = vfs.listdir(inside)
         if self.single:  # entries of the only server need no tag (vfs_of knows it)
             return entries
-        return [dataclasses.replace(e, server=server) for e in entries]
+        held = self._tagged.get(tuple(components))
+        if held is None or held[0] is not entries:  # tagged once per listing the Vfs hands out
+            held = (entries, [dataclasses.replace(e, server=server) for e in entries])
+            self._tagged[tuple(components)] = held
+        return held[1]
 
     async def lookup(self, components: Sequence[str], file_name: str) -> Entry:
         if not self.single and not components:

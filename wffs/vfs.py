@@ -104,20 +104,20 @@ class Vfs:
         self.mirrors = None  # set by the mount when the server's mirrors are driven
         self.events = EventLog()
         self.refresh = refresh
-        self._indexes = cachetools.LRUCache(maxsize=4096)
+        self._indexes: dict[tuple, dict] = {}  # components -> {file name: Name}
         self._contents = cachetools.LRUCache(maxsize=cache_bytes, getsizeof=len)
         self._server_files = cachetools.TTLCache(maxsize=16, ttl=refresh)
         self._measured = cachetools.LRUCache(maxsize=1024)  # directories read in one batch lately
-        self._listings = cachetools.LRUCache(maxsize=256)
+        self._listings: dict[tuple, tuple] = {}  # components -> (period or None, bucket, entries, unmeasured)
 
     # ---- names -----------------------------------------------------------------------------------
     def names(self, components: Sequence[str]) -> dict[str, Name]:
-        snap = self.snapshot
-        key = (snap.generation, tuple(components))
-        index = self._indexes.get(key)
+        """A directory's names, kept until a refresh changes one of its nodes (see `_forget_listings`)."""
+        components = tuple(components)
+        index = self._indexes.get(components)
         if index is None:
-            index = {n.name: n for n in self._names_uncached(snap, tuple(components))}
-            self._indexes[key] = index
+            index = {n.name: n for n in self._names_uncached(self.snapshot, components)}
+            self._indexes[components] = index
         return index
 
     def _names_uncached(self, snap: Snapshot, components: tuple) -> list[Name]:
@@ -173,25 +173,57 @@ class Vfs:
                      volatile=volatile)
 
     def listdir(self, components: Sequence[str]) -> list[Entry]:
-        """A directory's entries with their attributes, kept for one snapshot and refresh interval
-        (`find` opens every directory); entries not measured yet are looked at again each time."""
-        key = (self.snapshot.generation, tuple(components), int(time.monotonic() / self.refresh))
-        entries = self._listings.get(key)
-        if entries is None:
+        """A directory's entries with their attributes (`find` opens every directory).
+
+        Kept until a refresh changes a node of the directory (see `_forget_listings`) or a read finds a
+        script of another size than listed (edited in place); while an entry is still being written or
+        not yet measured, rebuilt every refresh interval.  The same list object is returned while it
+        holds, so the FUSE adapter keeps the attributes it built from it.
+        """
+        components = tuple(components)
+        now = time.monotonic()
+        held = self._listings.get(components)
+        if held is not None and (held[0] is None or held[1] == int(now / held[0])):
+            if not held[3]:
+                return held[2]
+            names = self.names(components)  # some entries were not measured: take what is known now
+            entries = [self.entry(names[e.name]) if e.size is None else e for e in held[2]]
+            if all(a.size is None for a, b in zip(entries, held[2]) if b.size is None):  # nothing new
+                return held[2]
+        else:
             entries = [self.entry(n) for n in self.names(components).values()]
-            self._listings[key] = entries
-        elif any(e.size is None for e in entries):  # measured since: take what is known now
-            names = self.names(components)
-            entries = [self.entry(names[e.name]) if e.size is None else e for e in entries]
+        unmeasured = any(e.size is None for e in entries)
+        if unmeasured or any(e.volatile for e in entries):
+            self._listings[components] = (self.refresh, int(now / self.refresh), entries, unmeasured)
+        else:
+            self._listings[components] = (None, None, entries, False)
         return entries
+
+    def _forget_listings(self, changed: list, full: bool) -> None:
+        """Drop the names and listings a refresh made stale: the directory holding each changed node and
+        the node's own directory (its children changed); everything after a full sync."""
+        if full:
+            self._indexes.clear()
+            self._listings.clear()
+            return
+        stale = {()}  # the mount point lists the suites and .server
+        for old, new in changed:
+            node = new or old
+            own = layout.node_components(node.path)
+            stale.add(own)
+            stale.add(own[:-1])
+        for components in stale:
+            self._indexes.pop(components, None)
+            self._listings.pop(components, None)
 
     async def lookup(self, components: Sequence[str], file_name: str) -> Entry:
         name = self.names(components).get(file_name)
         if name is None:
             raise NotFound(file_name)
         entry = self.entry(name)
-        if entry.size is None and entry.kind is Kind.TASK_FILE:
-            await self._measure_directory(tuple(components))
+        if entry.size is None and entry.kind in (Kind.TASK_FILE, Kind.NODE_TEXT):
+            kinds = layout.TASK_FILE_KINDS if entry.kind is Kind.TASK_FILE else (entry.file,)
+            await self._measure_directory(tuple(components), kinds)
             name = self.names(components).get(file_name)  # the snapshot may have changed meanwhile
             if name is None:
                 raise NotFound(file_name)
@@ -203,7 +235,7 @@ class Vfs:
         return entry
 
     async def _measure_directory(self, components: tuple, kinds: Sequence[str] = layout.TASK_FILE_KINDS) -> None:
-        """Read every unmeasured task file (of these kinds) of a directory in one backend call.
+        """Read every unmeasured task file or node text (of these kinds) of a directory in one backend call.
 
         `ls -l` looks up each file of a directory in turn, `grep -r --include='*.out'` opens each output:
         one round trip for all of them (the worker reads scripts, jobs and outputs from disk where it
@@ -216,11 +248,15 @@ class Vfs:
         self._measured[key] = True
         wanted = {}
         for n in self.names(components).values():
-            node = self.snapshot.node(n.node) if n.kind is Kind.TASK_FILE and n.file in kinds else None
-            if node is not None and n.file in node.files:
-                content_key = self._content_key(node, n.file)
-                if content_key not in self._contents:
-                    wanted[(node.path, n.file)] = content_key
+            if n.file not in kinds:
+                continue
+            if n.kind is Kind.TASK_FILE:
+                node = self.snapshot.node(n.node)
+                content_key = self._content_key(node, n.file) if node and n.file in node.files else None
+            else:
+                content_key = self._node_text_key(n.node, n.file) if n.kind is Kind.NODE_TEXT else None
+            if content_key is not None and content_key not in self._contents:
+                wanted[(n.node, n.file)] = content_key
         if len(wanted) < 2:
             return
         try:
@@ -230,6 +266,7 @@ class Vfs:
         for item, data in found.items():
             if item in wanted:
                 self._cache(wanted[item], data)
+                self._check_listed_size(item[0], item[1], data)
 
     def _cache(self, key, data: bytes) -> None:
         if len(data) <= self._contents.maxsize // 4:  # a huge file is read again rather than cached
@@ -276,7 +313,16 @@ class Vfs:
         key = self._content_key(node, entry.file)
         if key not in self._contents:  # a reader of one file of a directory reads the others next
             await self._measure_directory(layout.node_components(node.path)[:-1], (entry.file,))
-        return await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file))
+        data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file))
+        self._check_listed_size(node.path, entry.file, data)
+        return data
+
+    def _check_listed_size(self, path: str, kind: str, data: bytes) -> None:
+        """A script edited since the sync has another size than its directory's listing says: list again."""
+        node = self.snapshot.node(path)
+        stat = node.files.get(kind) if node is not None else None
+        if stat is not None and stat.size is not None and stat.size != len(data):
+            self._listings.pop(layout.node_components(path)[:-1], None)
 
     async def _fetched(self, key, name: str, fetch) -> bytes:
         """Cached content, else fetched from the backend and cached; NotFound if the server has none."""
@@ -341,8 +387,8 @@ class Vfs:
         if delta is None:
             return []
         self.snapshot, changed = self.snapshot.apply(delta)
-        for per_generation in (self._indexes, self._listings, self._measured):
-            per_generation.clear()  # keyed by the old generation: never used again
+        self._measured.clear()  # keyed by the old generation: never used again
+        self._forget_listings(changed, delta["full"])
         for path, old, new in state_changes(changed):
             self.events.add(path, old, new)
         return changed

@@ -394,11 +394,12 @@ def test_remote_with_a_password(tmp_path, guarded_remote):
             assert wait_until(lambda: state_of(local, "/s/f/Right") == "complete", POLLING + SLACK + 2)
             assert wait_until(lambda: "status error" in (f / "Wrong.mirror").read_text(), POLLING + SLACK)
             assert "authentication failed" in (f / "Wrong.mirror").read_text()
-            assert "nowhere.json: No such file or directory" in (f / "Missing.mirror").read_text()
+            assert wait_until(lambda: "nowhere.json: No such file or directory" in (f / "Missing.mirror").read_text(),
+                              POLLING + SLACK)
             assert wait_until(lambda: "status error" in (f / "Ssl.mirror").read_text(), POLLING + SLACK)
             assert "ssl" in (f / "Ssl.mirror").read_text().split("last_error")[1]
             assert state_of(local, "/s/f/Wrong") == "queued" and state_of(local, "/s/f/Ssl") == "queued"
-            assert "status ok" in (f / "Right.mirror").read_text()
+            assert wait_until(lambda: "status ok" in (f / "Right.mirror").read_text(), POLLING + SLACK)
             everything = b"".join(p.read_bytes() for p in mount.path.rglob("*") if p.is_file())
             ps = run(["ps", "-eo", "args"]).stdout
             log = mount.log_text().encode()

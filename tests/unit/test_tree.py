@@ -149,14 +149,14 @@ def test_each_server_has_its_own_event_log_and_the_root_merges_them():
         async def invalidate(changed, prefix=()):
             invalidated.append(prefix)
 
-        ops = SimpleNamespace(invalidate=invalidate)
+        ops = SimpleNamespace(invalidate=invalidate, prebuild=lambda prefix: invalidated.append(("prebuilt",) + prefix))
         for n in tree.servers:
             tree.servers[n].mirrors = SimpleNamespace(follow_snapshot=lambda: None)
         fakes["local"].set_state("/s_local/t", "aborted")
         fakes["ops"].set_state("/s_ops", "active")
         for n in ("local", "ops"):
             await server_changed(ops, tree, n)(await tree.servers[n].refresh_once())
-        assert invalidated == [("local",), ("ops",)]
+        assert invalidated == [("local",), ("prebuilt", "local"), ("ops",), ("prebuilt", "ops")]
 
         local_log = await tree.lookup(("local", ".server"), "events")
         assert local_log.server == "local" and tree.event_log(local_log) is tree.servers["local"].events
@@ -185,6 +185,6 @@ def test_single_server_mount_keeps_no_merged_log():
             assert prefix == ()
 
         fake.set_state("/s/t", "aborted")
-        await server_changed(SimpleNamespace(invalidate=invalidate), tree, "local")(await vfs.refresh_once())
+        await server_changed(SimpleNamespace(invalidate=invalidate, prebuild=lambda prefix: None), tree, "local")(await vfs.refresh_once())
         assert len(tree.events) == 0 and len(vfs.events) > 0
     run(main)

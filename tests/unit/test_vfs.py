@@ -105,6 +105,55 @@ def test_new_nodes_appear_after_refresh():
     run(main)
 
 
+def test_listings_are_kept_until_a_node_of_the_directory_changes():
+    async def main():
+        fake, vfs = await mounted()
+        f_listing, s2_root = vfs.listdir(("s", "f")), vfs.listdir(("s", "f", "t2"))
+        assert vfs.listdir(("s", "f")) is f_listing  # the same object: the FUSE adapter keeps its attributes
+        fake.set_state("/s/t.v2", "complete")  # a node of /s, not of /s/f
+        assert await vfs.refresh_once()
+        assert vfs.listdir(("s", "f")) is f_listing and vfs.listdir(("s", "f", "t2")) is s2_root
+        fake.set_state("/s/f/t3", "aborted")
+        assert await vfs.refresh_once()
+        again = vfs.listdir(("s", "f"))
+        assert again is not f_listing and "t3.abo" in [e.name for e in again]
+        fake.remove("/s/f/t2")  # its alias directory goes with it
+        assert await vfs.refresh_once()
+        with pytest.raises(NotFound):
+            vfs.listdir(("s", "f", "t2"))
+    run(main)
+
+
+def test_a_script_read_at_another_size_than_listed_is_listed_again():
+    async def main():
+        fake, vfs = await mounted()
+        fake.set_file("/s/f/t3", "ecf", b"t3\n", size_known=True)
+        assert await vfs.refresh_once()
+        listing = vfs.listdir(("s", "f"))
+        assert {e.name: e for e in listing}["t3.ecf"].size == 3
+        fake.nodes["/s/f/t3"].files["ecf"].data = b"edited in place, no state change\n"
+        entry = await vfs.lookup(("s", "f"), "t3.ecf")
+        data = await vfs.content(entry)
+        relisted = {e.name: e for e in vfs.listdir(("s", "f"))}
+        assert relisted["t3.ecf"].size == len(data) == len(b"edited in place, no state change\n")
+    run(main)
+
+
+def test_node_texts_of_a_directory_are_measured_in_one_call():
+    async def main():
+        fake = build()
+        for i in range(5):
+            fake.add(f"/s/g{i}", "family")
+        _, vfs = await mounted(fake)
+        fake.calls.clear()
+        for name in [e.name for e in vfs.listdir(("s",)) if e.name.endswith(".def")]:  # what `ls -l` does
+            entry = await vfs.lookup(("s",), name)
+            assert entry.size == len(await vfs.content(entry))
+        assert [c[0] for c in fake.calls] == ["read_many"]
+        assert sorted(p for p, _ in fake.calls[0][1]) == ["/s/f"] + [f"/s/g{i}" for i in range(5)]
+    run(main)
+
+
 # ---- exact sizes ------------------------------------------------------------------------------------
 def test_every_size_equals_its_content():
     async def main():

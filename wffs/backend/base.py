@@ -30,7 +30,8 @@ class Backend(Protocol):
         """Content of a task file (kind in layout.TASK_FILE_KINDS), exact bytes; NotProvided if none."""
 
     async def read_many(self, items: list) -> dict:
-        """Several task files at once, {(path, kind): bytes}; unreadable ones are left out."""
+        """Several task files or node texts (why, def) at once, {(path, kind): bytes}; unreadable ones are
+        left out."""
 
     async def node_text(self, path: str, kind: str) -> bytes:
         """Text the server makes for a node: 'why' it is not running, or its subtree's 'def'inition."""

@@ -141,6 +141,7 @@ class EcflowSession:
         self.changed: set | None = None  # paths changed since the last delta; None: everything
         self.sent: dict[str, tuple] = {}  # path -> the cheap fields last reported
         self.whys: dict[str, bytes] = {}  # path -> why text last reported, for waiting nodes
+        self.local_paths: dict[str, dict] = {}  # task path -> {kind: file on disk} as found at its last record
         self.variables: dict[str, tuple] = {}  # path -> variables it passed down when last rendered
         self.server_vars: tuple = ()
         self.local_files = True
@@ -236,6 +237,7 @@ class EcflowSession:
             self.sent.pop(p, None)
             self.variables.pop(p, None)
             self.whys.pop(p, None)
+            self.local_paths.pop(p, None)
         suites = [s.name() for s in defs.suites]
         if not self.version:
             self.version = self.server_version()
@@ -297,6 +299,7 @@ class EcflowSession:
             return files
         gen = dict(ecflow_att.generated_variables(node))
         local = {kind: self.local_path(node, kind, gen) for kind in ("ecf", "job", "out")}
+        self.local_paths[node.get_abs_node_path()] = local  # for reads: the same until the node changes
         for kind, path in local.items():
             if not path:
                 files[kind] = (None, 0.0)  # the server finds the script elsewhere
@@ -322,10 +325,14 @@ class EcflowSession:
         return None if manual is None else len(truncate(manual, self.max_file_size))
 
     def op_read(self, path: str, kind: str) -> bytes:
-        return self.read(self.known_node(path), path, kind)
+        return self.read(path, kind)
 
-    def read(self, node, path: str, kind: str) -> bytes:
-        local = self.local_path(node, kind)
+    def read(self, path: str, kind: str) -> bytes:
+        known = self.local_paths.get(path) if self.local_files else None
+        if known is not None and kind in known:
+            local = known[kind]  # found at the node's last record: no lookup
+        else:
+            local = self.local_path(self.known_node(path), kind)
         if local:
             try:
                 with open(local, "rb") as f:
@@ -335,7 +342,7 @@ class EcflowSession:
                 raise Missing(f"{local}: {e.strerror}") from None
             if kind != "man":
                 return truncate(data, self.max_file_size, size)
-            manual = self.local_manual(node, local, data)
+            manual = self.local_manual(self.known_node(path), local, data)
             if manual is not None:
                 return truncate(manual, self.max_file_size)
         return truncate(self.server_bytes(path, FILE_TYPES[kind]), self.max_file_size)
@@ -380,12 +387,12 @@ class EcflowSession:
     BATCH_BYTES = 32 << 20
 
     def op_read_many(self, items) -> dict:
-        """Several files at once ({(path, kind): bytes}): what a listing needs, in one round trip.
+        """Several files or node texts at once ({(path, kind): bytes}): what a listing needs, in one round trip.
         Files that cannot be read are left out; the caller asks for them one by one."""
         out, total = {}, 0
         for path, kind in items:
             try:
-                data = self.read(self.known_node(path), path, kind)
+                data = self.op_node_text(path, kind) if kind in self.NODE_TEXTS else self.read(path, kind)
             except (Missing, Unavailable):
                 continue
             out[(path, kind)] = data
@@ -447,6 +454,8 @@ class EcflowSession:
             self.call(self.client.alter, path, "change", "meter", name, str(value))
         for name, value in events.items():
             self.call(self.client.force_event, f"{path}:{name}", "set" if value else "clear")
+
+    NODE_TEXTS = ("why", "def")
 
     def op_node_text(self, path: str, kind: str) -> bytes:
         """`why` (the server's explanation of why a node is not running) or `def` (a subtree's definition)."""
