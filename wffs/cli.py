@@ -82,10 +82,13 @@ def main():
 @click.option("-o", "options", multiple=True, metavar="OPT[,OPT...]",
               help="FUSE mount options, e.g. -o allow_other.")
 @click.option("--read-only", is_flag=True, help="Refuse every write, control files included (EROFS).")
+@click.option("--ssl", is_flag=True,
+              help="Talk SSL to the server (needs its certificate: ~/.ecflowrc/ssl/server.crt or <host>.<port>.crt).")
 @click.option("--debug", is_flag=True, help="Log debug messages.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False),
               help="Log file when in the background [default: ~/.cache/wffs/<mountpoint>.log].")
-def mount(target, config_file, foreground, refresh, timeout, max_file_size, options, read_only, debug, log_file):
+def mount(target, config_file, foreground, refresh, timeout, max_file_size, options, read_only, ssl, debug,
+          log_file):
     """Mount the ecFlow server HOST:PORT at MOUNTPOINT, or with --config several servers.
 
     HOST and PORT default to $ECF_HOST and $ECF_PORT.  Without --foreground, wffs returns once the
@@ -95,11 +98,13 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
     if config_file:
         if len(target) != 1:
             raise click.UsageError("with --config, give only the MOUNTPOINT")
+        if ssl:
+            raise click.UsageError("with --config, set ssl = true for each server in the file instead of --ssl")
         servers = load_servers(config_file)
         mnt = target[0]
     else:
         host, port, mnt = resolve_target(target)
-        servers = [ServerConfig(f"{host}:{port}", host, port)]
+        servers = [ServerConfig(f"{host}:{port}", host, port, ssl=ssl)]
     prepare_mountpoint(mnt)
     if not foreground:
         background(mnt, log_file)

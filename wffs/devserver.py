@@ -6,7 +6,10 @@ ecFlow 5.9.2 quirks this module works around (see FINDINGS.md):
 - it ignores SIGTERM, so it is stopped with ``ecflow_client --terminate=yes``
   and SIGKILL as the fallback;
 - its jobs outlive it, so every process it starts carries a marker variable in
-  its environment and ``stop()`` kills whatever still carries it.
+  its environment and ``stop()`` kills whatever still carries it;
+- with SSL (``ECF_SSL=1`` or ``--ssl``) the server and every client read their
+  certificates from ``$HOME/.ecflowrc/ssl/`` (ecFlow's Base/src/Openssl.cpp), so an
+  SSL server here gets its own HOME (its home), and its clients that HOME too.
 
 ``ecflow`` is imported lazily so that this module imports without it.
 """
@@ -14,6 +17,7 @@ ecFlow 5.9.2 quirks this module works around (see FINDINGS.md):
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import random
 import shutil
@@ -29,6 +33,11 @@ PORT_RANGE = (20000, 49151)
 # Every process the server starts (jobs included) inherits this variable,
 # which is how leftover jobs are found and killed.
 MARKER = "WFFS_DEVSERVER_HOME"
+# What ecFlow 5.9 looks for in $HOME/.ecflowrc/ssl/ when ECF_SSL=1 (or --ssl): the
+# server all three, a client only server.crt (checked against the server's own).
+SSL_FILES = ("server.crt", "server.key", "dh2048.pem")
+# ecflow.Client's own connection settings (5.9.2, ClientInvoker.hpp/.cpp)
+CLIENT_ATTEMPTS, CLIENT_RETRY_PERIOD = 2, 10
 
 
 def _server_binary() -> str:
@@ -72,10 +81,50 @@ def wait_for(predicate: Callable[[], Any], timeout: float, interval: float = 0.1
         time.sleep(interval)
 
 
-def client_cli(port: int, *args: str, timeout: float = 10, host: str = HOST) -> subprocess.CompletedProcess:
-    """Run ecflow_client against host:port; stdin closed so it never prompts."""
-    cmd = [_client_binary(), "--host", host, "--port", str(port), *args]
-    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
+def client_cli(port: int, *args: str, timeout: float = 10, host: str = HOST,
+               ssl_home: Optional[Path] = None) -> subprocess.CompletedProcess:
+    """Run ecflow_client against host:port; stdin closed so it never prompts.
+
+    With ssl_home, over SSL (``--ssl``) with the certificate of ssl_home/.ecflowrc/ssl.
+    """
+    cmd = [_client_binary(), "--host", host, "--port", str(port), *(["--ssl"] if ssl_home else []), *args]
+    env = None if ssl_home is None else {**os.environ, "HOME": str(ssl_home)}
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout, env=env)
+
+
+def make_certificates(directory: Path) -> None:
+    """A self-signed certificate, its key (no passphrase) and DH parameters, as
+    ecFlow expects them in ``$HOME/.ecflowrc/ssl``; made once (kept if all there).
+
+    Clients check the server's certificate against their copy of server.crt, not
+    its host name, so one certificate serves any host:port. The DH parameters
+    are the standard ffdhe2048 group: ``openssl dhparam 2048`` takes a minute.
+    """
+    directory = Path(directory)
+    if all((directory / name).exists() for name in SSL_FILES):
+        return
+    directory.mkdir(parents=True, exist_ok=True)
+    for args in (["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650", "-subj", f"/CN={HOST}",
+                  "-keyout", "server.key", "-out", "server.crt"],
+                 ["genpkey", "-genparam", "-algorithm", "DH", "-pkeyopt", "group:ffdhe2048", "-out", "dh2048.pem"]):
+        done = subprocess.run(["openssl", *args], cwd=directory, stdin=subprocess.DEVNULL,
+                              capture_output=True, timeout=60)
+        if done.returncode != 0:
+            raise RuntimeError(f"openssl {args[0]} failed: {done.stderr.decode(errors='replace')}")
+
+
+@contextlib.contextmanager
+def _home_set_to(home: Path):
+    """HOME for this process, where the ecflow binding looks for certificates."""
+    old = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ["HOME"]
+        else:
+            os.environ["HOME"] = old
 
 
 def _listening(port: int) -> bool:
@@ -213,10 +262,16 @@ class EcflowServer:
 
     (ecflow_server 5.9 listens on all addresses; nothing here sends traffic
     anywhere but localhost.)
+
+    ``ssl=True``: the server speaks only SSL (``ECF_SSL=1``, which its jobs
+    inherit) and ``home`` is also its HOME, with a self-signed certificate in
+    ``home/.ecflowrc/ssl``; ``cli()`` and ``client()`` then use SSL and that
+    certificate, and so must any other client (HOME=home: ``client_env()``).
     """
 
-    def __init__(self, home: Path, port: Optional[int] = None):
+    def __init__(self, home: Path, port: Optional[int] = None, *, ssl: bool = False):
         self._home = Path(home).resolve()
+        self._ssl = ssl
         self._port = port
         self._auto_port = port is None  # free to pick another if it gets taken
         self._proc: Optional[subprocess.Popen] = None
@@ -239,6 +294,15 @@ class EcflowServer:
         return self._home
 
     @property
+    def ssl(self) -> bool:
+        return self._ssl
+
+    @property
+    def ssl_dir(self) -> Path:
+        """Where the server and its clients find the certificates (ssl=True)."""
+        return self._home / ".ecflowrc" / "ssl"
+
+    @property
     def pid(self) -> Optional[int]:
         return self._proc.pid if self._proc else None
 
@@ -259,6 +323,17 @@ class EcflowServer:
         """The caller's environment without its ECF_* settings, plus ours."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("ECF_")}
         env.update(ECF_HOME=str(self._home), ECF_PORT=str(self.port), **{MARKER: str(self._home)})
+        if self._ssl:
+            env.update(HOME=str(self._home), ECF_SSL="1")
+        return env
+
+    def client_env(self) -> dict:
+        """The environment for a client process of this server (e.g. a mount): with
+        ssl, HOME where its certificate is. Without ECF_SSL, which would turn SSL on
+        without --ssl."""
+        env = {k: v for k, v in os.environ.items() if k != "ECF_SSL"}
+        if self._ssl:
+            env["HOME"] = str(self._home)
         return env
 
     def start(self, timeout: float = 20, *, stop_at_exit: bool = True) -> "EcflowServer":
@@ -274,6 +349,8 @@ class EcflowServer:
         if self.running():
             return self
         self._home.mkdir(parents=True, exist_ok=True)
+        if self._ssl:
+            make_certificates(self.ssl_dir)
         for attempt in range(3 if self._auto_port else 1):
             if self._auto_port and (self._port is None or attempt > 0):
                 self._port = free_port()
@@ -367,7 +444,7 @@ class EcflowServer:
         if proc.poll() is None:
             proc.send_signal(signal.SIGCONT)
             try:
-                client_cli(self.port, "--terminate=yes", timeout=timeout)
+                self.cli("--terminate=yes", timeout=timeout)
             except subprocess.TimeoutExpired:
                 pass
             try:
@@ -402,25 +479,42 @@ class EcflowServer:
 
     # talking to it ------------------------------------------------------------
     def client(self, fail_fast: bool = False):
-        """A fresh ecflow.Client; fail_fast makes calls to a down server fail at once."""
+        """A fresh ecflow.Client; fail_fast makes calls to a down server fail at once.
+
+        With ssl, the binding reads the certificate under $HOME at enable_ssl()
+        and again at its first call, so both happen here under our HOME (the
+        first call a ping, which a paused server would not answer: skipped then).
+        """
         import ecflow
 
         client = ecflow.Client(HOST, self.port)
-        if fail_fast:
+        if fail_fast or self._ssl:
             client.set_connection_attempts(1)
             client.set_retry_connection_period(0)
+        if self._ssl:
+            with _home_set_to(self._home):
+                client.enable_ssl()
+                if not self._paused:
+                    try:
+                        client.ping()
+                    except RuntimeError:
+                        pass  # a server that is down: the certificate is read all the same
+            if not fail_fast:
+                client.set_connection_attempts(CLIENT_ATTEMPTS)
+                client.set_retry_connection_period(CLIENT_RETRY_PERIOD)
         return client
 
     def cli(self, *args: str, timeout: float = 10) -> subprocess.CompletedProcess:
-        """``ecflow_client --host localhost --port P *args``, output as bytes."""
-        return client_cli(self.port, *args, timeout=timeout)
+        """``ecflow_client --host localhost --port P [--ssl] *args``, output as bytes."""
+        return client_cli(self.port, *args, timeout=timeout, ssl_home=self._home if self._ssl else None)
 
     def checkpoint_path(self) -> Path:
         """Where the server checkpoints its definition (and recovers it from)."""
         return self._home / f"{socket.gethostname()}.{self.port}.ecf.check"
 
     def __repr__(self) -> str:
-        return f"EcflowServer(home={str(self._home)!r}, port={self._port}, pid={self.pid})"
+        ssl = ", ssl=True" if self._ssl else ""
+        return f"EcflowServer(home={str(self._home)!r}, port={self._port}{ssl}, pid={self.pid})"
 
 
 # --------------------------------------------------------------------------- states

@@ -8,6 +8,7 @@ short cache times.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -71,7 +72,10 @@ class Operations(pyfuse3.Operations):
         self.mount_time = time.time()
         self._dirs: dict[int, list] = {}  # fh -> listing of an open directory
         self._listings: dict[tuple, tuple] = {}  # path -> (the Vfs's entries, their names and attributes)
+        self._stale_tops: set = set()  # where listings are to be built (see build_listings)
+        self._listings_wanted = trio.Event()
         self._files: dict[int, bytes] = {}
+        self._opened: dict[int, tuple] = {}  # fh -> (inode, entry with the size of the content pinned)
         self._logs: dict = {}  # fh -> EventLog
         self._reported: dict[int, int] = {}  # inode -> size last told to the kernel
         self._next_fh = 1
@@ -93,7 +97,9 @@ class Operations(pyfuse3.Operations):
             writable = entry.kind is Kind.CONTROL and not self.read_only
             a.st_mode = stat.S_IFREG | (0o644 if writable else 0o444)
             a.st_nlink = 1
-            a.st_size = entry.size or 0
+            # not measured now: keep what the kernel was told last, so that a listing read while another
+            # process reads the file cannot make the kernel cut that read at a size of 0
+            a.st_size = self._reported.get(a.st_ino, 0) if entry.size is None else entry.size
         if entry.size is None:  # not measured: the kernel must ask again before using it
             timeout = 0.0
         elif entry.volatile:
@@ -132,6 +138,9 @@ class Operations(pyfuse3.Operations):
             try:
                 return self._attrs(path, await self._entry(path))
             except NotFound:
+                held = [entry for ino, entry in self._opened.values() if ino == inode]
+                if held:  # renamed by a state change since it was opened: fstat answers for the open file
+                    return self._attrs(path, held[-1])
                 if path not in self._creating.values():
                     raise
                 return self._new_control_attrs(path)  # created, not yet accepted by the server
@@ -145,18 +154,36 @@ class Operations(pyfuse3.Operations):
             return fh
 
     def _listing(self, path: tuple) -> list:
-        """(name, attributes) of a directory's entries, built once per listing the Vfs hands out."""
+        """(name, attributes, path, entry) of a directory's entries, built once per listing the Vfs hands
+        out; attributes None for entries not measured yet (made at each readdir, see _attrs)."""
         entries = self.tree.listdir(path)
         held = self._listings.get(path)
         if held is not None and held[0] is entries:
             return held[1]
-        listing = [(os.fsencode(e.name), self._attrs(path + (e.name,), e)) for e in entries]
+        listing = []
+        for e in entries:
+            child = path + (e.name,)
+            listing.append((os.fsencode(e.name), None if e.size is None else self._attrs(child, e), child, e))
         self._listings[path] = (entries, listing)
         return listing
 
-    def prebuild(self, top: tuple = ()) -> None:
-        """Build the listing of every directory below `top` that changed, so that the first `find` or
-        `ls -lR` after a mount or a refresh finds them ready, as a static file system has them."""
+    def want_listings(self, top: tuple = ()) -> None:
+        """Ask for the listings below `top` to be built soon (a refresh changed something there)."""
+        self._stale_tops.add(top)
+        self._listings_wanted.set()
+
+    async def build_listings(self) -> None:
+        """For the life of the mount: build the listings asked for, one directory per scheduler turn, so
+        that the first `find` or `ls -lR` after a mount or a change finds them ready (as a static file
+        system has them) while the mount answers meanwhile."""
+        while True:
+            await self._listings_wanted.wait()
+            self._listings_wanted = trio.Event()
+            tops, self._stale_tops = self._stale_tops, set()
+            for top in tops:
+                await self._build_below(top)
+
+    async def _build_below(self, top: tuple) -> None:
         todo = [top]
         while todo:
             path = todo.pop()
@@ -166,12 +193,13 @@ class Operations(pyfuse3.Operations):
                 continue
             self._listing(path)
             todo.extend(path + (e.name,) for e in entries if e.is_dir and e.name != layout.SERVER_DIR)
+            await trio.sleep(0)
 
     async def readdir(self, fh, start_id, token):
         listing = self._dirs.get(fh, ())
         for i in range(start_id, len(listing)):
-            name, attrs = listing[i]
-            if not pyfuse3.readdir_reply(token, name, attrs, i + 1):
+            name, attrs, path, entry = listing[i]
+            if not pyfuse3.readdir_reply(token, name, attrs or self._attrs(path, entry), i + 1):
                 break
 
     async def releasedir(self, fh):
@@ -197,6 +225,7 @@ class Operations(pyfuse3.Operations):
                 trio.lowlevel.spawn_system_task(invalidate_attrs, inode)
             fh = self._new_fh()
             self._files[fh] = data  # one consistent content for the life of this handle
+            self._opened[fh] = (inode, dataclasses.replace(entry, size=len(data)))
             return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     async def read(self, fh, off, size):
@@ -274,6 +303,7 @@ class Operations(pyfuse3.Operations):
 
     async def release(self, fh):
         self._files.pop(fh, None)
+        self._opened.pop(fh, None)
         self._logs.pop(fh, None)
         self._creating.pop(fh, None)
         pending = self._writes.pop(fh, None)

@@ -69,6 +69,7 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(stop_on_signal, signals, nursery.cancel_scope)
+                nursery.start_soon(ops.build_listings)
                 for refresher, vfs in zip(ops.refreshers, tree.servers.values()):
                     nursery.start_soon(refresher.run)
                     nursery.start_soon(vfs.mirrors.run)
@@ -97,7 +98,7 @@ def server_changed(ops: Operations, tree: Tree, name: str):
 
     async def on_change(changed):
         await ops.invalidate(changed, tree.prefix(name))
-        ops.prebuild(tree.prefix(name))
+        ops.want_listings(tree.prefix(name))
         tree.servers[name].mirrors.follow_snapshot()
         if mount_events is not None:
             for path, old, new in state_changes(changed):

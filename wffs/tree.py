@@ -44,7 +44,7 @@ class Tree:
                                      volatile=True))
             else:
                 vfs = self.servers[n.name]
-                entries.append(Entry(n.name, Kind.DIR, "/", "", 0, vfs.status.last_sync, server=n.name))
+                entries.append(Entry(n.name, Kind.DIR, "/", "", 0, vfs.changed_at, server=n.name))
         return entries
 
     def listdir(self, components: Sequence[str]) -> list[Entry]:

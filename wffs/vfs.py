@@ -103,11 +103,13 @@ class Vfs:
         self.status = ServerStatus(backend.name)
         self.mirrors = None  # set by the mount when the server's mirrors are driven
         self.events = EventLog()
+        self.changed_at = 0.0  # when a refresh last brought a change (the server directory's mtime)
         self.refresh = refresh
         self._indexes: dict[tuple, dict] = {}  # components -> {file name: Name}
         self._contents = cachetools.LRUCache(maxsize=cache_bytes, getsizeof=len)
         self._server_files = cachetools.TTLCache(maxsize=16, ttl=refresh)
         self._measured = cachetools.LRUCache(maxsize=1024)  # directories read in one batch lately
+        self._edited = cachetools.LRUCache(maxsize=1024)  # (path, kind, FileStat) -> size read since the sync
         self._listings: dict[tuple, tuple] = {}  # components -> (period or None, bucket, entries, unmeasured)
 
     # ---- names -----------------------------------------------------------------------------------
@@ -166,9 +168,11 @@ class Vfs:
             return Entry(name.name, name.kind, name.node, name.file, len(node.att), node.since)
         stat = node.files[name.file]
         volatile = being_written(node, name.file)
+        if stat.size is not None and not volatile:  # the size the worker saw when the node last changed,
+            size = self._edited.get((node.path, name.file, stat), stat.size) if self._edited else stat.size
+            return Entry(name.name, name.kind, name.node, name.file, size, stat.mtime or node.since)
         cached = self._contents.get(self._content_key(node, name.file))
-        # the size the worker saw when the node last changed, unless the file is still being written
-        size = len(cached) if cached is not None else (None if volatile else stat.size)
+        size = len(cached) if cached is not None else None
         return Entry(name.name, name.kind, name.node, name.file, size, stat.mtime or node.since,
                      volatile=volatile)
 
@@ -260,7 +264,7 @@ class Vfs:
         if len(wanted) < 2:
             return
         try:
-            found = await self.backend.read_many(list(wanted))
+            found = await self._ask(lambda: self.backend.read_many(list(wanted)))
         except (ServerUnavailable, NotProvided):
             return  # each file is then asked for on its own, with its own error
         for item, data in found.items():
@@ -322,6 +326,7 @@ class Vfs:
         node = self.snapshot.node(path)
         stat = node.files.get(kind) if node is not None else None
         if stat is not None and stat.size is not None and stat.size != len(data):
+            self._edited[(path, kind, stat)] = len(data)  # or what a read of it found since
             self._listings.pop(layout.node_components(path)[:-1], None)
 
     async def _fetched(self, key, name: str, fetch) -> bytes:
@@ -329,11 +334,30 @@ class Vfs:
         data = self._contents.get(key)
         if data is None:
             try:
-                data = await fetch()
+                data = await self._ask(fetch)
             except NotProvided as e:
                 raise NotFound(f"{name}: {e}") from None
             self._cache(key, data)
         return data
+
+    async def _ask(self, call):
+        """A server call for content.  While the server is known not to answer it fails at once: `tar` or
+        `grep -r` over a hung server would otherwise wait --timeout for every file.  A failure marks the
+        server so until a refresh gets an answer again (the refresher keeps asking)."""
+        if self.status.reachable is False:
+            raise ServerUnavailable(f"{self.status.name}: not answering since {iso(self.status.last_error_time)}"
+                                    f" ({self.status.last_error})")
+        try:
+            return await call()
+        except ServerUnavailable as e:
+            self._unreachable(e)
+            raise
+
+    def _unreachable(self, error: ServerUnavailable) -> None:
+        if self.status.reachable is not False:
+            log.warning("%s: %s", self.status.name, error)
+        self.status.reachable = False
+        self.status.last_error, self.status.last_error_time = str(error), time.time()
 
     async def _server_file(self, file_name: str) -> bytes:
         if file_name in layout.LOCAL_SERVER_FILES:
@@ -341,7 +365,7 @@ class Vfs:
         cached = self._server_files.get(file_name)
         if cached is None:
             try:
-                cached = (await self.backend.server_file(file_name), time.time())
+                cached = (await self._ask(lambda: self.backend.server_file(file_name)), time.time())
             except NotProvided as e:
                 raise NotFound(f"{file_name}: {e}") from None
             self._server_files[file_name] = cached
@@ -377,16 +401,15 @@ class Vfs:
         try:
             delta = await self.backend.changes()
         except ServerUnavailable as e:
-            if self.status.reachable is not False:
-                log.warning("%s: %s", self.status.name, e)
-            self.status.reachable = False
-            self.status.last_error, self.status.last_error_time = str(e), time.time()
+            self._unreachable(e)
             return []
         self.status.reachable = True
         self.status.last_sync = time.time()
         if delta is None:
             return []
         self.snapshot, changed = self.snapshot.apply(delta)
+        if changed:
+            self.changed_at = time.time()
         self._measured.clear()  # keyed by the old generation: never used again
         self._forget_listings(changed, delta["full"])
         for path, old, new in state_changes(changed):

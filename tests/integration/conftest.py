@@ -50,3 +50,16 @@ def scratch_server(tmp_path):
         yield server
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The figures of the fault and load tests, also kept in run/reliability.json."""
+    from .reliability import FIGURES, write_report
+
+    path = write_report()
+    if path is None:
+        return
+    terminalreporter.section("reliability figures")
+    for test, figures in FIGURES.items():
+        terminalreporter.write_line(f"{test}: " + ", ".join(f"{k} {v}" for k, v in figures.items()))
+    terminalreporter.write_line(f"(written to {path})")

@@ -20,12 +20,12 @@ class Mount:
 
     @classmethod
     def start(cls, port: int, path: Path, *extra: str, host: str = "localhost", refresh: float = 0.5,
-              timeout: float = 60) -> "Mount":
+              timeout: float = 60, env: dict | None = None) -> "Mount":
         path.mkdir(parents=True, exist_ok=True)
         log = path.parent / f"{path.name}.log"
         argv = [sys.executable, "-m", "wffs.cli", "mount", host, str(port), str(path), "--foreground",
                 "--refresh", str(refresh), "--log", str(log), *extra]
-        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         mount = cls(path, proc, log)
         if not mounts.wait_mounted(str(path), timeout, alive=lambda: proc.poll() is None):
             mount.stop()

@@ -77,7 +77,7 @@ def test_root_lists_events_and_one_directory_per_server():
         assert (events.kind, events.size, events.server, events.volatile) == (Kind.EVENTS, 0, "", True)
         assert all(e.is_dir and e.size == 0 for e in dirs)
         assert [e.server for e in dirs] == ["local", "ops", "backup"]
-        assert dirs[0].mtime == tree.servers["local"].status.last_sync > 0
+        assert dirs[0].mtime == tree.servers["local"].changed_at > 0  # the last change, not every poll
         assert dirs[2].mtime == 0.0  # never reached
         for e in root:
             assert await tree.lookup((), e.name) == e
@@ -149,7 +149,7 @@ def test_each_server_has_its_own_event_log_and_the_root_merges_them():
         async def invalidate(changed, prefix=()):
             invalidated.append(prefix)
 
-        ops = SimpleNamespace(invalidate=invalidate, prebuild=lambda prefix: invalidated.append(("prebuilt",) + prefix))
+        ops = SimpleNamespace(invalidate=invalidate, want_listings=lambda prefix: invalidated.append(("prebuilt",) + prefix))
         for n in tree.servers:
             tree.servers[n].mirrors = SimpleNamespace(follow_snapshot=lambda: None)
         fakes["local"].set_state("/s_local/t", "aborted")
@@ -185,6 +185,6 @@ def test_single_server_mount_keeps_no_merged_log():
             assert prefix == ()
 
         fake.set_state("/s/t", "aborted")
-        await server_changed(SimpleNamespace(invalidate=invalidate, prebuild=lambda prefix: None), tree, "local")(await vfs.refresh_once())
+        await server_changed(SimpleNamespace(invalidate=invalidate, want_listings=lambda prefix: None), tree, "local")(await vfs.refresh_once())
         assert len(tree.events) == 0 and len(vfs.events) > 0
     run(main)

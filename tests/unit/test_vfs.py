@@ -509,7 +509,30 @@ def test_node_text_of_an_unreachable_server():
         with pytest.raises(ServerUnavailable):  # EIO: the reason cannot be known
             await vfs.lookup(("s", "f"), "t3.why")
         fake.down = False
+        await vfs.refresh_once()  # the refresher finds it back
         assert await vfs.content(await vfs.lookup(("s", "f"), "t3.why")) == b"why /s/f/t3\n"
+    run(main)
+
+
+def test_after_a_failed_call_reads_fail_at_once_until_a_refresh_gets_an_answer():
+    """`tar` over a hung server must not wait --timeout for every file: one wait, then EIO at once."""
+    async def main():
+        fake, vfs = await mounted()
+        fake.down = True
+        with pytest.raises(ServerUnavailable):
+            await vfs.content(await vfs.lookup(("s", "f"), "t2.ecf"))
+        assert vfs.status.reachable is False and "connection refused" in vfs.status.last_error
+        fake.down = False  # back, but nobody has asked yet
+        fake.calls.clear()
+        for name in ("t2.ecf", "t3.ecf"):
+            with pytest.raises(ServerUnavailable, match="not answering since"):
+                await vfs.content(await vfs.lookup(("s", "f"), name))
+        with pytest.raises(ServerUnavailable):
+            await vfs.content(await vfs.lookup((".server",), "log"))
+        assert fake.calls == []  # failed without asking the server
+        await vfs.refresh_once()
+        assert vfs.status.reachable is True
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t3.ecf")) == b"t3\n"
     run(main)
 
 

@@ -173,7 +173,16 @@ class EcflowSession:
                 raise Missing(one_line(text)) from None
             if "authentication failed" in text:
                 self.logged_in = not self.auth_file  # read the auth file again: it may have been fixed
+            if "connect" in text.lower():  # down, or restarted: its change numbers start again from a checkpoint
+                self.forget_definition()
             raise Unavailable(one_line(text) or "server error") from None
+
+    def forget_definition(self) -> None:
+        """The next sync downloads the whole definition: after the server was away, its change numbers
+        cannot tell what changed (a server restarted from its checkpoint counts from there again)."""
+        if self.synced:
+            self.client.reset()
+            self.synced = False
 
     def op_ping(self):
         self.call(self.client.ping)
