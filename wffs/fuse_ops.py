@@ -27,6 +27,7 @@ from wffs.tree import Tree
 from wffs.vfs import CACHE_SECONDS, Entry, InvalidControl, NotADir, NotFound
 
 log = logging.getLogger(__name__)
+NAME_MAX = 255  # what statfs says
 
 
 
@@ -128,6 +129,8 @@ class Operations(pyfuse3.Operations):
     # ---- read operations -------------------------------------------------------------------------
     async def lookup(self, parent_inode, name, ctx=None):
         await self._use()
+        if len(name) > NAME_MAX:
+            raise pyfuse3.FUSEError(errno.ENAMETOOLONG)
         with errors():
             path = self.inodes.path(parent_inode) + (os.fsdecode(name),)
             return self._attrs(path, await self._entry(path))
@@ -144,6 +147,17 @@ class Operations(pyfuse3.Operations):
                 if path not in self._creating.values():
                     raise
                 return self._new_control_attrs(path)  # created, not yet accepted by the server
+
+    async def access(self, inode, mode, ctx):
+        """`test -w` and access(2) answer as a write would: EROFS except for control files (the owner's)."""
+        if mode & os.W_OK:
+            with errors():
+                entry = await self._entry(self.inodes.path(inode))
+                if not entry.is_dir:  # in directories the owner may create <task>.mirror
+                    if entry.kind is not Kind.CONTROL:
+                        raise pyfuse3.FUSEError(errno.EROFS)
+                    self._check_writer(ctx)
+        return True
 
     async def opendir(self, inode, ctx):
         await self._use()
@@ -237,7 +251,7 @@ class Operations(pyfuse3.Operations):
     async def statfs(self, ctx):
         s = pyfuse3.StatvfsData()
         s.f_bsize = s.f_frsize = 4096
-        s.f_namemax = 255
+        s.f_namemax = NAME_MAX
         return s
 
     def _new_fh(self) -> int:
@@ -337,13 +351,13 @@ class Operations(pyfuse3.Operations):
             return self._attrs(path, entry)
 
     # ---- invalidation after a refresh ----------------------------------------------------------------
-    async def invalidate(self, changed: list, prefix: tuple = ()) -> None:
+    async def invalidate(self, changed: list, vfs, prefix: tuple = ()) -> None:
         """Drop exactly what changed from the kernel caches: renamed or removed names, changed contents.
-        `prefix` is where the server's layout starts below the mount point."""
+        `prefix` is where the server's layout (`vfs`) starts below the mount point."""
         entries, inodes = [], []
         for old, new in changed:
             node = old or new
-            parent = prefix + layout.node_components(node.path)[:-1]
+            parent = prefix + vfs.components_of(node.path)[:-1]
             parent_ino = self.inodes.known(parent)
             if parent_ino is None:
                 continue  # the kernel has never seen that directory
@@ -366,9 +380,11 @@ class Operations(pyfuse3.Operations):
         if node is None:
             return []
         parent = node.path.rpartition("/")[0] or "/"
-        return layout.node_names(parent, node.name, is_task=node.is_task, state=node.state,
-                                 suspended=node.suspended, task_files=node.files,
-                                 has_children=bool(node.children), mirrored=bool(node.mirror))
+        names = layout.node_names(parent, node.name, is_task=node.is_task, state=node.state,
+                                  suspended=node.suspended, task_files=node.files,
+                                  has_children=bool(node.children), mirrored=bool(node.mirror))
+        # its directory may be listed with CLASH_MARK: drop that name too
+        return names + [layout.Name(n.name + layout.CLASH_MARK, n.kind, n.node) for n in names if n.kind is Kind.DIR]
 
 
 def invalidate_inodes(inodes) -> None:

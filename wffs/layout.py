@@ -41,6 +41,10 @@ TASK_FILE_KINDS = ("ecf", "job", "out", "man")
 ATT = "att"
 #: Control files: written to act on the server, read for their live status.
 MIRROR = "mirror"
+#: Every extension a node's files can have.
+FILE_EXTENSIONS = frozenset(STATE_CODES.values()) | {ATT, DEF, WHY, MIRROR, *TASK_FILE_KINDS}
+#: Ends the name of a directory that would clash with a sibling's file (ecFlow names never hold it).
+CLASH_MARK = "~"
 
 
 class Kind(enum.Enum):
@@ -96,8 +100,15 @@ def node_components(node_path: str) -> tuple:
 
 def dir_node_path(components: Iterable[str]) -> str:
     """Node path of a directory given by its path components below the mount point."""
-    parts = list(components)
+    parts = [p[:-len(CLASH_MARK)] if p.endswith(CLASH_MARK) else p for p in components]
     return "/" + "/".join(parts) if parts else "/"
+
+
+def directory_name(name: str, siblings) -> str:
+    """The name of a node's directory: its own, unless that is the name a sibling's file can have
+    (family `a.que` beside task `a`, whatever a's state): then it ends with CLASH_MARK (`a.que~`)."""
+    stem, ext = split_extension(name)
+    return name + CLASH_MARK if ext in FILE_EXTENSIONS and stem in siblings else name
 
 
 def node_names(
@@ -110,18 +121,20 @@ def node_names(
     task_files: Iterable[str] = (),
     has_children: bool = False,
     mirrored: bool = False,
+    dir_name: str = "",
 ) -> list[Name]:
     """The entries one node contributes to its parent directory.
 
     Suites and families: a directory, a status file and `.att`.  Tasks (and aliases): a status file,
     `.att`, the server-provided files that exist (`task_files`, a subset of TASK_FILE_KINDS) and, only
     when the task has aliases, a directory of them; a mirrored task also its `.mirror` control file.
+    The directory is called `dir_name` when given (see directory_name).
     """
     path = child_path(parent, name)
     code = status_code(state, suspended)
     names = []
     if not is_task or has_children:
-        names.append(Name(name, Kind.DIR, path))
+        names.append(Name(dir_name or name, Kind.DIR, path))
     names.append(Name(f"{name}.{code}", Kind.STATUS, path, code))
     names.append(Name(f"{name}.{ATT}", Kind.ATT, path, ATT))
     if not is_task:
@@ -149,9 +162,12 @@ def directory_names(children: Iterable, *, root: bool = False) -> list[Name]:
     """All entries of a directory, given its child nodes (objects with path, name, is_task, state,
     suspended, files and children); the mount point also gets .server/."""
     names = [Name(SERVER_DIR, Kind.DIR, "/", SERVER_DIR)] if root else []
+    children = list(children)
+    siblings = {c.name for c in children}
     for c in children:
         parent = c.path.rpartition("/")[0] or "/"
         names.extend(node_names(parent, c.name, is_task=c.is_task, state=c.state, suspended=c.suspended,
                                 task_files=c.files, has_children=bool(c.children),
-                                mirrored=bool(getattr(c, "mirror", None))))
+                                mirrored=bool(getattr(c, "mirror", None)),
+                                dir_name=directory_name(c.name, siblings)))
     return names

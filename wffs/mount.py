@@ -97,7 +97,7 @@ def server_changed(ops: Operations, tree: Tree, name: str):
     mount_events = None if tree.single else tree.events  # MNT/.events, several-server mounts only
 
     async def on_change(changed):
-        await ops.invalidate(changed, tree.prefix(name))
+        await ops.invalidate(changed, tree.servers[name], tree.prefix(name))
         ops.want_listings(tree.prefix(name))
         tree.servers[name].mirrors.follow_snapshot()
         if mount_events is not None:

@@ -135,6 +135,19 @@ class Vfs:
             raise NotADir(path)
         return layout.directory_names(snap.children(path), root=(path == "/"))
 
+    def components_of(self, path: str) -> tuple:
+        """Where a node is below the server's top, as listed (a clashing directory has CLASH_MARK)."""
+        parts, parent = [], "/"
+        for name in layout.node_components(path):
+            if parent == "/":
+                siblings = self.snapshot.server.get("suites", ())
+            else:
+                node = self.snapshot.node(parent)
+                siblings = node.children if node else ()
+            parts.append(layout.directory_name(name, siblings))
+            parent = layout.child_path(parent, name)
+        return tuple(parts)
+
     # ---- entries ---------------------------------------------------------------------------------
     def entry(self, name: Name) -> Entry:
         """An entry with what is known without the server (size None for unmeasured server files)."""
@@ -212,10 +225,8 @@ class Vfs:
             return
         stale = {()}  # the mount point lists the suites and .server
         for old, new in changed:
-            node = new or old
-            own = layout.node_components(node.path)
-            stale.add(own)
-            stale.add(own[:-1])
+            own = self.components_of((new or old).path)
+            stale.update((own, own[:-1], own[:-1] + (own[-1] + layout.CLASH_MARK,)))  # marked or not before
         for components in stale:
             self._indexes.pop(components, None)
             self._listings.pop(components, None)
@@ -316,7 +327,7 @@ class Vfs:
             raise NotFound(entry.name)
         key = self._content_key(node, entry.file)
         if key not in self._contents:  # a reader of one file of a directory reads the others next
-            await self._measure_directory(layout.node_components(node.path)[:-1], (entry.file,))
+            await self._measure_directory(self.components_of(node.path)[:-1], (entry.file,))
         data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file))
         self._check_listed_size(node.path, entry.file, data)
         return data
@@ -327,7 +338,7 @@ class Vfs:
         stat = node.files.get(kind) if node is not None else None
         if stat is not None and stat.size is not None and stat.size != len(data):
             self._edited[(path, kind, stat)] = len(data)  # or what a read of it found since
-            self._listings.pop(layout.node_components(path)[:-1], None)
+            self._listings.pop(self.components_of(path)[:-1], None)
 
     async def _fetched(self, key, name: str, fetch) -> bytes:
         """Cached content, else fetched from the backend and cached; NotFound if the server has none."""

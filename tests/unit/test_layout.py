@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from wffs import layout
@@ -256,3 +257,141 @@ def test_mount_root_names():
     assert layout.mount_root_names({"a": object()}) == [Name(".events", Kind.EVENTS, "/", "events"),
                                                         Name("a", Kind.DIR, "/", "a")]
     assert [n.name for n in layout.mount_root_names([])] == [".events"]
+
+
+# ---- node names as ecFlow allows them (issue: hardening, bad input) ----------------------------------
+# ecFlow's rule for node names: a letter, digit or underscore, then letters, digits, underscores and dots
+# (checked against the real binding below, so that the strategies generate exactly what a server holds).
+ECFLOW_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.]*")
+ECFLOW_NAMES = st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.]{0,20}\Z")
+#: Every extension a node's files can have: status codes and the other files.
+EXTENSIONS = sorted(set(layout.CODE_STATES) | {layout.ATT, layout.DEF, layout.WHY, layout.MIRROR}
+                    | set(layout.TASK_FILE_KINDS))
+#: Stems and suffixes that make siblings look alike: t, t.1, t.que, t.1.que, a.b.c, _x, 0 ...
+STEMS = st.one_of(st.sampled_from(["t", "a", "t.1", "a.b.c", "_x", "_", "0", "9.9", "x.", "T"]), ECFLOW_NAMES)
+SUFFIXES = st.lists(st.sampled_from(EXTENSIONS + ["1", "v2", "x", "0"]), max_size=2)
+SIBLING_NAMES = st.builds(lambda stem, suffixes: ".".join([stem, *suffixes]), STEMS, SUFFIXES)
+
+
+@st.composite
+def look_alike_names(draw):
+    """Siblings sharing a stem, as `t`, `t.1`, `t.que`, `t.1.que`, and maybe others."""
+    stem = draw(STEMS)
+    names = [".".join([stem, *s]) for s in draw(st.lists(SUFFIXES, min_size=1, max_size=5))]
+    names += draw(st.lists(SIBLING_NAMES, max_size=2))
+    return list(dict.fromkeys(names))[:6]
+
+
+SIBLING_SETS = st.one_of(st.lists(SIBLING_NAMES, min_size=1, max_size=6, unique=True), look_alike_names())
+
+
+def ecflow_accepts(name: str) -> bool:
+    import ecflow
+
+    try:
+        ecflow.Task(name)
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+@settings(max_examples=300)
+@given(name=st.one_of(ECFLOW_NAMES, SIBLING_NAMES,
+                      st.text(alphabet="aZ09_.-+ /:*?~%#$@!\t\\\"'\u00e9\u4e2d", min_size=1, max_size=8)))
+def test_the_ecflow_name_rule_is_the_bindings(name):
+    """The rule the strategies below follow is ecFlow's own: the binding accepts exactly these names."""
+    assert ecflow_accepts(name) == bool(ECFLOW_NAME.fullmatch(name)), name
+
+
+@pytest.mark.parametrize("name, valid", [
+    ("t", True), ("t.1", True), ("_x", True), ("0", True), ("a.b.c", True), ("x.", True), ("a..b", True),
+    ("t.que", True), ("_", True),
+    (".t", False), ("", False), ("a b", False), ("a-b", False), ("a/b", False), ("\u00e9", False),
+])
+def test_ecflow_name_examples(name, valid):
+    assert ecflow_accepts(name) is valid
+    assert bool(ECFLOW_NAME.fullmatch(name)) is valid
+
+
+def file_names_of(name, state, suspended, is_task, has_children, mirrored, files):
+    return layout.node_names("/s", name, is_task=is_task, state=state, suspended=suspended,
+                             task_files=files, has_children=has_children, mirrored=mirrored)
+
+
+NODE_SHAPES = dict(state=st.sampled_from(sorted(layout.STATE_CODES)), suspended=st.booleans(),
+                   is_task=st.booleans(), has_children=st.booleans(), mirrored=st.booleans(),
+                   files=st.sets(st.sampled_from(layout.TASK_FILE_KINDS)))
+
+
+@settings(max_examples=300)
+@given(name=st.one_of(ECFLOW_NAMES, SIBLING_NAMES), **NODE_SHAPES)
+def test_split_extension_gives_back_node_name_and_extension(name, state, suspended, is_task, has_children,
+                                                            mirrored, files):
+    names = file_names_of(name, state, suspended, is_task, has_children, mirrored, files)
+    assert [n.name for n in names if n.kind is Kind.DIR] == ([name] if not is_task or has_children else [])
+    for n in names:
+        if n.kind is Kind.DIR:
+            continue
+        assert n.name == f"{name}.{n.file}"
+        assert layout.split_extension(n.name) == (name, n.file)
+        assert n.file in EXTENSIONS
+    status = [n for n in names if n.kind is Kind.STATUS]
+    assert len(status) == 1 and status[0].file == layout.status_code(state, suspended)
+
+
+def sibling(parent, name, kind, state, suspended, files, aliased):
+    return SimpleNamespace(path=layout.child_path(parent, name), name=name, is_task=kind in ("task", "alias"),
+                           state=state, suspended=suspended, files=files if kind == "task" else (),
+                           children=("alias0",) if kind != "task" or aliased else ())
+
+
+SIBLING = st.tuples(st.sampled_from(["suite/family", "task"]), st.sampled_from(sorted(layout.STATE_CODES)),
+                    st.booleans(), st.sets(st.sampled_from(layout.TASK_FILE_KINDS)), st.booleans())
+
+
+def siblings_of(names, shapes, parent="/s"):
+    return [sibling(parent, name, kind, state, suspended, files, aliased)
+            for name, (kind, state, suspended, files, aliased) in zip(names, shapes)]
+
+
+def assert_no_entry_shadows_another(children, root=False):
+    names = layout.directory_names(children, root=root)
+    listed = [n.name for n in names]
+    twice = sorted({n for n in listed if listed.count(n) > 1})
+    clashes = [(n.name, n.kind.value, n.node) for n in names if n.name in twice]
+    assert not twice, f"{twice} stand for two entries: {clashes}"
+    index = {n.name: n for n in names}  # what a lookup finds (the Vfs keeps this index)
+    for c in children:  # every node keeps its status file and .att, and a directory if it has one
+        own = [n for n in names if n.node == c.path]
+        assert [n.kind for n in own].count(Kind.STATUS) == 1
+        assert [index[n.name] for n in own] == own
+
+
+@given(names=SIBLING_SETS, shapes=st.lists(SIBLING, min_size=6, max_size=6))
+def test_tasks_without_aliases_never_shadow_each_other(names, shapes):
+    """Siblings that are all plain tasks (t, t.1, t.que, t.1.que...) list only `<name>.<ext>` files, and
+    `<name>.<ext>` parses back to one node and one extension: no two entries can share a name."""
+    shapes = [("task", state, suspended, files, False) for _kind, state, suspended, files, _a in shapes]
+    assert_no_entry_shadows_another(siblings_of(names, shapes))
+
+
+@example(names=["a", "a.que"], shapes=[("task", "queued", False, set(), False),
+                                       ("suite/family", "complete", False, set(), False)])
+@example(names=["a.que", "a"], shapes=[("suite/family", "complete", False, set(), False),
+                                       ("task", "queued", False, set(), False)])
+@settings(max_examples=300)
+@given(names=SIBLING_SETS, shapes=st.lists(SIBLING, min_size=6, max_size=6))
+def test_no_two_siblings_share_a_directory_entry(names, shapes):
+    """Any siblings ecFlow allows: a family (or a task with aliases) named `a.que` next to a queued task
+    `a` must not make one entry hide the other: each keeps its status file, .att and directory."""
+    for name in names:
+        assert ECFLOW_NAME.fullmatch(name)
+    assert_no_entry_shadows_another(siblings_of(names, shapes))
+
+
+@given(names=SIBLING_SETS, shapes=st.lists(SIBLING, min_size=6, max_size=6))
+def test_no_suite_shadows_the_server_directory(names, shapes):
+    """`.server` cannot be a node's name or file name: ecFlow names never start with a dot."""
+    names = layout.directory_names(siblings_of(names, shapes, parent="/"), root=True)
+    assert [n.name for n in names].count(layout.SERVER_DIR) == 1
+    assert not any(n.name.startswith(".") for n in names[1:])

@@ -146,10 +146,11 @@ def test_each_server_has_its_own_event_log_and_the_root_merges_them():
         tree, fakes = await several("local", "ops")
         invalidated = []
 
-        async def invalidate(changed, prefix=()):
+        async def invalidate(changed, vfs, prefix=()):
             invalidated.append(prefix)
 
-        ops = SimpleNamespace(invalidate=invalidate, want_listings=lambda prefix: invalidated.append(("prebuilt",) + prefix))
+        ops = SimpleNamespace(invalidate=invalidate,
+                              want_listings=lambda prefix: invalidated.append(("prebuilt",) + prefix))
         for n in tree.servers:
             tree.servers[n].mirrors = SimpleNamespace(follow_snapshot=lambda: None)
         fakes["local"].set_state("/s_local/t", "aborted")
@@ -181,7 +182,7 @@ def test_single_server_mount_keeps_no_merged_log():
         await vfs.refresh_once()
         tree = Tree({"local": vfs}, single=True)
 
-        async def invalidate(changed, prefix=()):
+        async def invalidate(changed, vfs, prefix=()):
             assert prefix == ()
 
         fake.set_state("/s/t", "aborted")

@@ -154,6 +154,31 @@ def test_node_texts_of_a_directory_are_measured_in_one_call():
     run(main)
 
 
+def test_a_directory_named_like_a_siblings_file_is_listed_with_a_mark():
+    """Family `a.que` beside task `a` (whose status file is `a.que`): the family is `a.que~`, whatever a's state."""
+    async def main():
+        fake = FakeBackend()
+        fake.add("/s")
+        fake.add("/s/a", state="queued")
+        fake.add("/s/a.que", "family")
+        fake.add("/s/a.que/x", state="complete")
+        _, vfs = await mounted(fake)
+        entries = {e.name: e for e in vfs.listdir(("s",))}
+        assert entries["a.que"].kind is Kind.STATUS and entries["a.que"].node == "/s/a"
+        assert entries["a.que~"].is_dir and entries["a.que~"].node == "/s/a.que"
+        assert names(vfs, ("s", "a.que~"))[:2] == ["x.com", "x.att"]
+        assert vfs.components_of("/s/a.que/x") == ("s", "a.que~", "x")
+        listing = vfs.listdir(("s", "a.que~"))
+        fake.set_state("/s/a.que/x", "aborted")
+        fake.set_state("/s/a", "complete")
+        await vfs.refresh_once()
+        assert vfs.listdir(("s", "a.que~")) is not listing and "x.abo" in names(vfs, ("s", "a.que~"))
+        assert "a.que~" in names(vfs, ("s",)) and "a.com" in names(vfs, ("s",))  # the mark stays
+        with pytest.raises(NotFound):
+            await vfs.lookup(("s",), "a~")  # no other name leads to a directory
+    run(main)
+
+
 # ---- exact sizes ------------------------------------------------------------------------------------
 def test_every_size_equals_its_content():
     async def main():
