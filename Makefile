@@ -2,7 +2,7 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
-APT_NEEDS := ecflow-server ecflow-client python3-ecflow python3-pyfuse3 python3-trio python3-venv rsync
+APT_NEEDS := ecflow-server ecflow-client python3-ecflow python3-pyfuse3 python3-trio python3-venv rsync mc tmux
 RUN       := run
 
 .PHONY: setup apt demo stop test test-unit bench clean

@@ -573,6 +573,23 @@ class ScaleRun:
                      f"{sum(entry['server_cold']['requests'].values())})")
         return results
 
+    def tools(self) -> Dict[str, Any]:
+        """wffs-grep of the aborted nodes' outputs, and of every output, cold (fresh mount) and warm."""
+        results = {}
+        tool = f"cd {self.wffs_tree} && {PY} -m wffs.tools.grep"
+        for name, args in (("abo", "--state abo"), ("all", "")):
+            fp = self.wffs(f"wffs-grep-{name}").start(self.mount_timeout)
+            template = f"{tool} ERROR {{m}} {args} | wc -l"
+            dropped = drop_caches()
+            cold = self.run_command(f"wffs-grep {args}", template, fp.mnt)
+            warm = self.run_command(f"wffs-grep {args}", template, fp.mnt)
+            self.note_mount(fp, f"wffs-grep {name}")
+            fp.stop()
+            results[name] = {"cold": cold, "warm": warm, "dropped_caches": dropped}
+            progress(f"{self.scale}:   wffs-grep ERROR MNT {args}: cold {fmt_s(cold['seconds'])} s, "
+                     f"warm {fmt_s(warm['seconds'])} s ({cold['out']} lines)")
+        return results
+
     def op_counts(self) -> Dict[str, Any]:
         """How many FUSE operations and backend calls reach wffs for some cold commands (an instrumented
         mount, not timed)."""
@@ -824,6 +841,8 @@ class ScaleRun:
         progress(f"{self.scale}: wffs commands (a fresh mount per command)")
         batteries["wffs"] = self.battery_wffs()
         self.r["commands"] = batteries
+        progress(f"{self.scale}: wffs-grep (issue 15: the nodes in a state, against grep -r)")
+        self.r["wffs_grep"] = self.tools()
         ops: Dict[str, Any] = {}
 
         def count_ops():
@@ -1173,6 +1192,15 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
         rep(f"  grep ERROR in {pg['files']} outputs via get_file: {pg['seconds']:.2f} s ({pg['matches']} matches); "
             f"wffs grep -r: cold {fmt_s(wg[0] if wg else None)} s, warm {fmt_s(wg[1] if wg else None)} s "
             f"({wg[2] if wg else '-'} matches)")
+    tools = r.get("wffs_grep")
+    if tools:
+        wg = rows["grep"]["wffs"]
+        for name, label in (("abo", "--state abo"), ("all", "(every output)")):
+            t = tools[name]
+            rep(f"  wffs-grep ERROR MNT {label:<16} cold {fmt_s(t['cold']['seconds']):>6} s, warm "
+                f"{fmt_s(t['warm']['seconds']):>6} s ({t['cold']['out']} lines) vs grep -r over the mount: cold "
+                f"{fmt_x(ratio(wg[0] if wg else None, t['cold']['seconds']))} "
+                f"warm {fmt_x(ratio(wg[1] if wg else None, t['warm']['seconds']))} faster")
     rep(f"  Debian's /usr/bin/ecflow_fuse (ECMWF's prototype): {r.get('ecflow_fuse', {}).get('reason')}")
     cost = r.get("server_cost")
     rep("")

@@ -1,0 +1,1 @@
+"""Tools for operators that work on a mounted tree: backups and grep (console commands)."""
