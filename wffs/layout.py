@@ -24,9 +24,9 @@ CODE_STATES = {code: state for state, code in STATE_CODES.items()}
 
 SERVER_DIR = ".server"
 #: Files under MNT/.server/, in listing order.
-SERVER_FILES = ("status", "log", "stats", "zombies", "suites.def", "mirrors", "events")
+SERVER_FILES = ("status", "nodes", "log", "stats", "zombies", "suites.def", "mirrors", "events")
 #: Server files rendered by wffs itself (no server call).
-LOCAL_SERVER_FILES = ("status", "mirrors")
+LOCAL_SERVER_FILES = ("status", "nodes", "mirrors")
 #: The event log of a server (under .server/) and of the whole mount (at the top of a several-server mount).
 EVENTS = "events"
 MOUNT_EVENTS = ".events"
@@ -147,6 +147,14 @@ def node_names(
         if mirrored:
             names.append(Name(f"{name}.{MIRROR}", Kind.CONTROL, path, MIRROR))
     return names
+
+
+def nodes_line(path: str, state: str, suspended: bool, kind: str, dir_components: Iterable[str]) -> str:
+    """A line of .server/nodes: node path, displayed state, kind, and its status file below the server's
+    top (as listed: directories with their CLASH_MARK), tab-separated."""
+    name = path.rpartition("/")[2]
+    status_file = "/".join([*dir_components, f"{name}.{status_code(state, suspended)}"])
+    return f"{path}\t{'suspended' if suspended else state}\t{kind}\t{status_file}\n"
 
 
 def server_dir_names() -> list[Name]:

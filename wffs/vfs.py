@@ -110,6 +110,7 @@ class Vfs:
         self._server_files = cachetools.TTLCache(maxsize=16, ttl=refresh)
         self._measured = cachetools.LRUCache(maxsize=1024)  # directories read in one batch lately
         self._edited = cachetools.LRUCache(maxsize=1024)  # (path, kind, FileStat) -> size read since the sync
+        self._nodes_text = (-1, b"")  # (snapshot generation, .server/nodes)
         self._listings: dict[tuple, tuple] = {}  # components -> (period or None, bucket, entries, unmeasured)
 
     # ---- names -----------------------------------------------------------------------------------
@@ -385,7 +386,26 @@ class Vfs:
     def local_server_file(self, file_name: str) -> bytes:
         if file_name == "mirrors":
             return self.mirrors.render_all() if self.mirrors else b""
+        if file_name == "nodes":
+            return self.nodes_text()
         return self.status.render(self.snapshot)
+
+    def nodes_text(self) -> bytes:
+        """.server/nodes: every node in tree order with its state, kind and status file, so that a tool
+        (wffs-grep) finds the nodes in a state with one read instead of a walk of the whole tree."""
+        snap = self.snapshot
+        if self._nodes_text[0] != snap.generation:
+            lines, stack = [], [("/", ())]
+            while stack:
+                path, components = stack.pop()
+                children = snap.children(path)
+                siblings = {c.name for c in children}
+                for child in reversed(children):
+                    if child.children:
+                        stack.append((child.path, components + (layout.directory_name(child.name, siblings),)))
+                lines.extend(layout.nodes_line(c.path, c.state, c.suspended, c.kind, components) for c in children)
+            self._nodes_text = (snap.generation, "".join(lines).encode("utf-8", "surrogateescape"))
+        return self._nodes_text[1]
 
     def control_content(self, node_path: str) -> bytes:
         return self.mirrors.render(node_path) if self.mirrors else b""

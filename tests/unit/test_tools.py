@@ -28,7 +28,17 @@ ONE_SERVER = {
     "s/f/t.v2.abo": b"aborted\n", "s/f/t.v2.out": b"fine\n",
     "s/a.que": b"queued\n", "s/a.que~/x.abo": b"aborted\n", "s/a.que~/x.out": b"ERROR in x\n",
     "other.que": b"queued\n", "other/t.que": b"queued\n", "other/t.out": b"ERROR elsewhere\n",
+    "s/a.que.abo": b"aborted\n",
 }
+NODES = [  # .server/nodes as the mount renders it: path, state, kind, status file
+    ("/s", "aborted", "suite", "s.abo"), ("/other", "queued", "suite", "other.que"),
+    ("/s/f", "aborted", "family", "s/f.abo"), ("/s/a", "queued", "task", "s/a.que"),
+    ("/s/a.que", "aborted", "family", "s/a.que.abo"),
+    ("/s/f/t1", "aborted", "task", "s/f/t1.abo"), ("/s/f/t2", "complete", "task", "s/f/t2.com"),
+    ("/s/f/t.v2", "aborted", "task", "s/f/t.v2.abo"), ("/s/a.que/x", "aborted", "task", "s/a.que~/x.abo"),
+    ("/other/t", "queued", "task", "other/t.que"),
+]
+ONE_SERVER[".server/nodes"] = "".join("\t".join(n) + "\n" for n in NODES).encode()
 
 
 def test_walk_names_nodes_kinds_and_states(tmp_path):
@@ -90,7 +100,7 @@ def test_grep_only_the_nodes_in_the_state(tmp_path):
 def test_grep_reports_unreadable_files_and_goes_on(tmp_path):
     make(tmp_path, ONE_SERVER)
     (tmp_path / "s/f/t1.out").unlink()
-    (tmp_path / "s/f/t1.out").symlink_to(tmp_path / "nowhere")  # listed, but cannot be opened (root reads 0o000)
+    (tmp_path / "s/f/t1.out").mkdir()  # there, but cannot be read as a file (root reads even mode 0)
     code, out, err = grep(tmp_path, rb"ERROR", states={"abo"})
     assert code == 2 and "s/f/t1.out" in err and out == "/s/a.que/x:1:ERROR in x\n"
 

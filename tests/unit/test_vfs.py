@@ -60,7 +60,7 @@ def test_listings():
             "t3.que", "t3.att", "t3.why", "t3.ecf",
         ]
         assert names(vfs, ("s2",)) == []
-        assert names(vfs, (".server",)) == ["status", "log", "stats", "zombies", "suites.def", "mirrors",
+        assert names(vfs, (".server",)) == ["status", "nodes", "log", "stats", "zombies", "suites.def", "mirrors",
                                             "events"]
         kinds = {e.name: e.kind for e in vfs.listdir(("s", "f"))}
         assert kinds["t2"] is Kind.DIR and kinds["t2.sus"] is Kind.STATUS and kinds["t1.att"] is Kind.ATT
@@ -176,6 +176,31 @@ def test_a_directory_named_like_a_siblings_file_is_listed_with_a_mark():
         assert "a.que~" in names(vfs, ("s",)) and "a.com" in names(vfs, ("s",))  # the mark stays
         with pytest.raises(NotFound):
             await vfs.lookup(("s",), "a~")  # no other name leads to a directory
+    run(main)
+
+
+def test_server_nodes_lists_every_node_with_its_state_and_status_file():
+    async def main():
+        fake = build()
+        fake.add("/s/f/t3.que", "family")  # a directory named like t3's status file: listed as t3.que~
+        fake.add("/s/f/t3.que/x", state="aborted")
+        _, vfs = await mounted(fake)
+        entry = await vfs.lookup((".server",), "nodes")
+        text = await vfs.content(entry)
+        assert entry.size == len(text)
+        rows = [line.split("\t") for line in text.decode().splitlines()]
+        assert {r[0] for r in rows} == set(fake.paths())
+        by_path = {r[0]: r[1:] for r in rows}
+        assert by_path["/s/f/t2"] == ["suspended", "task", "s/f/t2.sus"]
+        assert by_path["/s/t.v2"] == ["active", "task", "s/t.v2.act"]
+        assert by_path["/s/f/t3.que/x"] == ["aborted", "task", "s/f/t3.que~/x.abo"]
+        for path, (_state, _kind, status_file) in by_path.items():  # every status file is where it says
+            *dirs, name = status_file.split("/")
+            assert name in names(vfs, tuple(dirs)), path
+        fake.set_state("/s/f/t1", "aborted")
+        await vfs.refresh_once()
+        again = await vfs.content(await vfs.lookup((".server",), "nodes"))
+        assert "/s/f/t1\taborted\ttask\ts/f/t1.abo\n" in again.decode()
     run(main)
 
 

@@ -128,8 +128,8 @@ def backup(mnt: Path, dest: Path, suites=(), kinds=KINDS, keep: int = 0, verbose
             remove_tree(work)
             work.mkdir()
             unreadable = []
-            listed = {f.rel: f for f in walk(str(mnt), suites, on_error=lambda d, e: unreadable.append((d, e)))
-                      if f.kind in kinds}
+            listed = {f.rel: f for f in walk(str(mnt), suites, on_error=lambda d, e: unreadable.append((d, e)),
+                                             kinds=set(kinds))}
             code, failed, other = run_rsync(mnt, work, previous[0], sorted(listed), progress)
             if code != 24:
                 break
@@ -239,7 +239,7 @@ def main(mnt, dest, verify_path, suites, kinds, keep, verbose, progress):
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupted)
     try:
-        sys.exit(backup(mnt, dest.absolute(), suites, kinds or KINDS, keep, verbose, progress))
+        sys.exit(backup(mnt, dest.resolve(), suites, kinds or KINDS, keep, verbose, progress))
     except Interrupted as e:
         click.echo(f"wffs-backup: {e}: stopped; no backup was made", err=True)
         sys.exit(130)

@@ -3,8 +3,8 @@
     wffs-grep ERROR MNT --state abo        /suite/family/task:12:ERROR: ...   (like grep -rn)
     wffs-grep ERROR MNT --state abo --list /suite/family/task
 
-Faster than `grep -r` over the mount: the states are in the file names, so only the files of the nodes
-asked for are opened.  PATTERN is a Python regular expression (re), matched against each line's bytes.
+Faster than `grep -r` over the mount: MNT/.server/nodes lists every node with its state and status file,
+so one read tells which nodes are in the state, and only their files are opened (no walk of the tree).  PATTERN is a Python regular expression (re), matched against each line's bytes.
 Exit status as grep's: 0 a line matched, 1 none did, 2 an error (and the other files were searched).
 """
 
@@ -13,33 +13,39 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections import defaultdict
 from pathlib import Path
 
 import click
 
 from wffs import layout
-from wffs.tools.tree_walk import state_code, walk
+from wffs.tools.tree_walk import server_roots, state_code
 
 SEARCHABLE = (*layout.TASK_FILE_KINDS, layout.ATT, layout.DEF, layout.WHY)
+
+
+def nodes(mnt: Path, suites=()):
+    """(node label, status code, path below MNT without the extension) of every node, from .server/nodes
+    (one read per server: no walk of the tree)."""
+    for prefix, server in server_roots(str(mnt)):
+        with open(os.path.join(mnt, prefix, layout.SERVER_DIR, "nodes"), "rb") as f:
+            text = f.read().decode("utf-8", "surrogateescape")
+        for line in text.splitlines():
+            path, _state, _kind, status_file = line.split("\t")
+            if suites and path.split("/")[1] not in suites:
+                continue
+            stem, _, code = status_file.rpartition(".")
+            yield (f"{server}:{path}" if server else path), code, os.path.join(prefix, stem)
 
 
 def search(mnt: Path, pattern: re.Pattern, states=(), suites=(), kinds=("out",), list_only=False,
            out=sys.stdout.buffer, err=sys.stderr) -> int:
     errors = []
-    wanted = defaultdict(dict)  # node -> {kind: rel path}
-    in_state = set()
-    for f in walk(str(mnt), suites, on_error=lambda d, e: errors.append(f"{d}: {e.strerror}")):
-        if f.kind == "status" and (not states or f.state in states):
-            in_state.add(f.node)
-        elif f.kind in kinds:
-            wanted[f.node][f.kind] = f.rel
     found = False
-    for node in sorted(in_state):
+    for node, code, stem in sorted(nodes(mnt, suites)):
+        if states and code not in states:
+            continue
         for kind in kinds:
-            rel = wanted[node].get(kind)
-            if rel is None:
-                continue
+            rel = f"{stem}.{kind}"
             label = (node if len(kinds) == 1 else f"{node}.{kind}").encode("utf-8", "surrogateescape")
             try:
                 with open(os.path.join(mnt, rel), "rb") as f:
@@ -50,6 +56,8 @@ def search(mnt: Path, pattern: re.Pattern, states=(), suites=(), kinds=("out",),
                                 out.write(label + b"\n")
                                 break
                             out.write(b"%s:%d:%s" % (label, number, line if line.endswith(b"\n") else line + b"\n"))
+            except FileNotFoundError:
+                continue  # this node has no such file (a family, a task that never ran)
             except OSError as e:
                 errors.append(f"{rel}: {e.strerror}")
     out.flush()

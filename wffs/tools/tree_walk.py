@@ -37,54 +37,55 @@ def server_roots(mnt: str) -> list[tuple[str, str]]:
     return roots
 
 
-def node_path(server: str, rel_dirs: Sequence[str], stem: str) -> str:
-    parts = [d[:-len(layout.CLASH_MARK)] if d.endswith(layout.CLASH_MARK) else d for d in rel_dirs]
-    path = "/" + "/".join(parts + [stem]) if stem else "/" + "/".join(parts)
-    return f"{server}:{path}" if server else path
-
-
-def walk(mnt: str, suites: Sequence[str] = (), on_error=None) -> Iterator[TreeFile]:
-    """Every file of the mount with its node, kind and state; only the given suites if any (and always
-    the server files, kind 'server').  Directories that cannot be listed are reported to on_error."""
+def walk(mnt: str, suites: Sequence[str] = (), on_error=None, kinds: Optional[set] = None) -> Iterator[TreeFile]:
+    """Every file of the mount (of these kinds, if given) with its node, kind and state; only the given
+    suites if any (and the server files, kind 'server').  Directories that cannot be listed are reported
+    to on_error.  Costs one listing per directory and a few string operations per file: no stat, no read."""
     for prefix, server in server_roots(mnt):
+        label = f"{server}:" if server else ""
+        if kinds is None or "server" in kinds:
+            server_dir = os.path.join(prefix, layout.SERVER_DIR)
+            for name in sorted(os.listdir(os.path.join(mnt, server_dir))):
+                if name != layout.EVENTS:  # the mount's own session log, not the server's
+                    yield TreeFile(os.path.join(server_dir, name), "", "server", "-")
         top = os.path.join(mnt, prefix)
-        server_dir = os.path.join(prefix, layout.SERVER_DIR)
-        for name in sorted(os.listdir(os.path.join(top, layout.SERVER_DIR))):
-            if name != layout.EVENTS:  # the mount's own session log, not the server's
-                yield TreeFile(os.path.join(server_dir, name), "", "server", "-")
-        yield from _walk_dir(mnt, prefix, server, (), suites, on_error)
+        yield from _walk_dir(top, prefix + "/" if prefix else "", label + "/", True, suites, on_error, kinds)
 
 
-def _walk_dir(mnt, prefix, server, rel_dirs: tuple, suites, on_error) -> Iterator[TreeFile]:
-    directory = os.path.join(mnt, prefix, *rel_dirs)
+def _walk_dir(directory: str, rel: str, node_prefix: str, top: bool, suites, on_error, kinds):
+    """rel: this directory's path below MNT ('' or ending with '/'); node_prefix: its node path + '/'."""
     try:
-        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        with os.scandir(directory) as listing:
+            entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in listing]
     except OSError as e:
         if on_error is not None:
             on_error(directory, e)
         return
-    files, dirs = [], []
-    for entry in entries:
-        if not rel_dirs and (entry.name.startswith(".")):
+    states, files, dirs = {}, [], []
+    for name, is_dir in entries:
+        if top and name.startswith("."):
             continue  # .server (done above) and a several-server mount's .events
-        (dirs if entry.is_dir(follow_symlinks=False) else files).append(entry.name)
-    states = {}
-    for name in files:
-        stem, ext = layout.split_extension(name)
+        if is_dir:
+            dirs.append(name)
+            continue
+        stem, dot, ext = name.rpartition(".")
+        if not dot:
+            continue
         if ext in layout.CODE_STATES:
             states[stem] = ext
-    for name in files:
-        stem, ext = layout.split_extension(name)
-        if not rel_dirs and suites and stem not in suites:
+        files.append((name, stem, ext))
+    for name, stem, ext in files:
+        if top and suites and stem not in suites:
             continue
         kind = "status" if ext in layout.CODE_STATES else ext
-        yield TreeFile(os.path.join(prefix, *rel_dirs, name), node_path(server, rel_dirs, stem), kind,
-                       states.get(stem, "-"))
+        if kinds is None or kind in kinds:
+            yield TreeFile(rel + name, node_prefix + stem, kind, states.get(stem, "-"))
     for name in dirs:
         bare = name[:-len(layout.CLASH_MARK)] if name.endswith(layout.CLASH_MARK) else name
-        if not rel_dirs and suites and bare not in suites:
+        if top and suites and bare not in suites:
             continue
-        yield from _walk_dir(mnt, prefix, server, rel_dirs + (name,), suites, on_error)
+        yield from _walk_dir(directory + "/" + name, rel + name + "/", node_prefix + bare + "/", False, suites,
+                             on_error, kinds)
 
 
 def state_code(text: Optional[str]) -> str:
