@@ -8,7 +8,6 @@ short cache times.
 
 from __future__ import annotations
 
-import dataclasses
 import errno
 import logging
 import os
@@ -90,7 +89,7 @@ class Operations(pyfuse3.Operations):
         a = pyfuse3.EntryAttributes()
         a.st_ino = self.inodes.inode(path)
         a.generation = 0
-        if entry.is_dir:
+        if entry.kind is Kind.DIR:
             a.st_mode = stat.S_IFDIR | 0o555
             a.st_nlink = 2
             a.st_size = 0
@@ -177,7 +176,8 @@ class Operations(pyfuse3.Operations):
         listing = []
         for e in entries:
             child = path + (e.name,)
-            listing.append((os.fsencode(e.name), None if e.size is None else self._attrs(child, e), child, e))
+            listing.append((e.name.encode("utf-8", "surrogateescape"), None if e.size is None else self._attrs(child, e),
+                            child, e))
         self._listings[path] = (entries, listing)
         return listing
 
@@ -239,7 +239,7 @@ class Operations(pyfuse3.Operations):
                 trio.lowlevel.spawn_system_task(invalidate_attrs, inode)
             fh = self._new_fh()
             self._files[fh] = data  # one consistent content for the life of this handle
-            self._opened[fh] = (inode, dataclasses.replace(entry, size=len(data)))
+            self._opened[fh] = (inode, entry._replace(size=len(data)))
             return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     async def read(self, fh, off, size):

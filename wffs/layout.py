@@ -7,8 +7,7 @@ what a name in a directory stands for, so the shape of the tree is defined in ex
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 #: Displayed state -> status-file extension.  Suspended wins, as in ecflow_ui.
 STATE_CODES = {
@@ -60,8 +59,7 @@ class Kind(enum.Enum):
     EVENTS = "events"  # .server/events and MNT/.events: append-only, read as they grow
 
 
-@dataclass(frozen=True)
-class Name:
+class Name(NamedTuple):
     """One directory entry: its file name, what it is, which node it belongs to and, for files, which file."""
 
     name: str

@@ -6,7 +6,6 @@ server's layout under MNT/<name>/ and adds MNT/.events, the event logs of all se
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Sequence
 
 from wffs import layout
@@ -56,7 +55,7 @@ class Tree:
             return entries
         held = self._tagged.get(tuple(components))
         if held is None or held[0] is not entries:  # tagged once per listing the Vfs hands out
-            held = (entries, [dataclasses.replace(e, server=server) for e in entries])
+            held = (entries, [e._replace(server=server) for e in entries])
             self._tagged[tuple(components)] = held
         return held[1]
 
@@ -68,7 +67,7 @@ class Tree:
             raise NotFound(file_name)
         server, vfs, inside = self.route(components)
         entry = await vfs.lookup(inside, file_name)
-        return entry if self.single else dataclasses.replace(entry, server=server)
+        return entry if self.single else entry._replace(server=server)
 
     def vfs_of(self, entry: Entry) -> Vfs:
         if self.single:

@@ -7,11 +7,10 @@ stat reports is the size of the bytes a read returns.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import cachetools
 
@@ -52,8 +51,7 @@ class NotADir(Exception):
     """A path component is a file (ENOTDIR)."""
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):  # a tuple: listings build tens of thousands of them
     name: str
     kind: Kind
     node: str
@@ -150,9 +148,11 @@ class Vfs:
         return tuple(parts)
 
     # ---- entries ---------------------------------------------------------------------------------
-    def entry(self, name: Name) -> Entry:
-        """An entry with what is known without the server (size None for unmeasured server files)."""
-        node = self.snapshot.node(name.node)
+    def entry(self, name: Name, node: Optional[NodeInfo] = None) -> Entry:
+        """An entry with what is known without the server (size None for unmeasured server files);
+        `node`: the name's node when the caller has it at hand."""
+        if node is None or node.path != name.node:
+            node = self.snapshot.node(name.node)
         if name.kind is Kind.DIR:
             return Entry(name.name, name.kind, name.node, name.file, 0, node.since if node else 0.0)
         if name.kind is Kind.SERVER_FILE and name.file in layout.LOCAL_SERVER_FILES:  # no server call
@@ -209,7 +209,11 @@ class Vfs:
             if all(a.size is None for a, b in zip(entries, held[2]) if b.size is None):  # nothing new
                 return held[2]
         else:
-            entries = [self.entry(n) for n in self.names(components).values()]
+            node, entries = None, []
+            for n in self.names(components).values():  # a node's names come together: look it up once
+                if node is None or node.path != n.node:
+                    node = self.snapshot.node(n.node)
+                entries.append(self.entry(n, node))
         unmeasured = any(e.size is None for e in entries)
         if unmeasured or any(e.volatile for e in entries):
             self._listings[components] = (self.refresh, int(now / self.refresh), entries, unmeasured)
@@ -245,9 +249,9 @@ class Vfs:
                 raise NotFound(file_name)
             entry = self.entry(name)
         if entry.size is None:
-            entry = dataclasses.replace(entry, size=len(await self.content(entry)))
+            entry = entry._replace(size=len(await self.content(entry)))
             if entry.kind is Kind.SERVER_FILE:  # now cached: its mtime is when it was fetched
-                entry = dataclasses.replace(entry, mtime=self.entry(name).mtime)
+                entry = entry._replace(mtime=self.entry(name).mtime)
         return entry
 
     async def _measure_directory(self, components: tuple, kinds: Sequence[str] = layout.TASK_FILE_KINDS) -> None:
