@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import NamedTuple, Optional, Sequence
 
 import cachetools
+import trio
 
 from wffs import layout
 from wffs.backend.base import NotProvided, ServerUnavailable
@@ -109,6 +110,7 @@ class Vfs:
         self._measured = cachetools.LRUCache(maxsize=1024)  # directories read in one batch lately
         self._edited = cachetools.LRUCache(maxsize=1024)  # (path, kind, FileStat) -> size read since the sync
         self._nodes_text = (-1, b"")  # (snapshot generation, .server/nodes)
+        self._dir_order = (-1, {}, [])  # (snapshot generation, directory -> position, directories in find's order)
         self._listings: dict[tuple, tuple] = {}  # components -> (period or None, bucket, entries, unmeasured)
 
     # ---- names -----------------------------------------------------------------------------------
@@ -263,9 +265,51 @@ class Vfs:
         the batch left out is not asked for again and again.
         """
         key = (self.snapshot.generation, components, tuple(kinds), int(time.monotonic() / self.refresh))
-        if key in self._measured:
+        pending = self._measured.get(key)
+        if pending is not None:
+            await pending.wait()  # being read (a read-ahead, say): wait for it rather than ask again
             return
-        self._measured[key] = True
+        done = self._measured[key] = trio.Event()
+        try:
+            await self._read_batch(components, kinds)
+        finally:
+            done.set()
+
+    def _read_ahead(self, components: tuple, kinds: tuple) -> None:
+        """Start reading the next directory's files of these kinds in the background: `cat` and `grep -r`
+        go through the tree in listing order, and the worker reads one directory while the mount serves
+        the one before.  One directory ahead only, and only when a reader arrives."""
+        following = self._next_directory(components)
+        if following is None:
+            return
+        key = (self.snapshot.generation, following, kinds, int(time.monotonic() / self.refresh))
+        if key not in self._measured and self.status.reachable is not False:
+            trio.lowlevel.spawn_system_task(self._quietly, self._measure_directory, following, kinds)
+
+    @staticmethod
+    async def _quietly(fn, *args) -> None:
+        try:
+            await fn(*args)
+        except Exception as e:  # a read-ahead is a guess: its failure is the next reader's to see
+            log.debug("read-ahead: %s", e)
+
+    def _next_directory(self, components: tuple) -> Optional[tuple]:
+        """The directory after this one in the order `find` visits them (depth first, listing order)."""
+        snap = self.snapshot
+        if self._dir_order[0] != snap.generation:
+            order, stack = [], [()]
+            while stack:
+                here = stack.pop()
+                order.append(here)
+                subdirs = [here + (n.name,) for n in self.names(here).values()
+                           if n.kind is Kind.DIR and n.name != layout.SERVER_DIR]
+                stack.extend(reversed(subdirs))
+            self._dir_order = (snap.generation, {c: i for i, c in enumerate(order)}, order)
+        _, index, order = self._dir_order
+        i = index.get(components)
+        return order[i + 1] if i is not None and i + 1 < len(order) else None
+
+    async def _read_batch(self, components: tuple, kinds: Sequence[str]) -> None:
         wanted = {}
         for n in self.names(components).values():
             if n.file not in kinds:
@@ -331,8 +375,10 @@ class Vfs:
         if entry.file not in node.files:
             raise NotFound(entry.name)
         key = self._content_key(node, entry.file)
+        directory = self.components_of(node.path)[:-1]
         if key not in self._contents:  # a reader of one file of a directory reads the others next
-            await self._measure_directory(self.components_of(node.path)[:-1], (entry.file,))
+            await self._measure_directory(directory, (entry.file,))
+        self._read_ahead(directory, (entry.file,))
         data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file))
         self._check_listed_size(node.path, entry.file, data)
         return data

@@ -204,6 +204,30 @@ def test_server_nodes_lists_every_node_with_its_state_and_status_file():
     run(main)
 
 
+def test_reading_a_directory_reads_the_next_one_ahead():
+    """`cat` of every file in find's order: the next directory's files of the kind come in the background."""
+    async def main():
+        fake = FakeBackend()
+        fake.add("/s")
+        for family in ("f", "g", "h"):
+            fake.add(f"/s/{family}", "family")
+            for t in range(3):
+                fake.add(f"/s/{family}/t{t}", state="complete", files={"ecf": f"{family}{t}\n".encode()})
+        _, vfs = await mounted(fake)
+        fake.calls.clear()
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t0.ecf")) == b"f0\n"
+        await trio.sleep(0.05)  # the read-ahead runs
+        batches = [sorted(p for p, _ in c[1]) for c in fake.calls if c[0] == "read_many"]
+        assert batches == [["/s/f/t0", "/s/f/t1", "/s/f/t2"], ["/s/g/t0", "/s/g/t1", "/s/g/t2"]]
+        fake.calls.clear()
+        for t in range(3):  # already there: no server call for g
+            assert await vfs.content(await vfs.lookup(("s", "g"), f"t{t}.ecf")) == f"g{t}\n".encode()
+        assert [c[0] for c in fake.calls if c[0] != "read_many" or "/s/g/t0" in dict(c[1])] == []
+        await trio.sleep(0.05)
+        assert [sorted(p for p, _ in c[1]) for c in fake.calls] == [["/s/h/t0", "/s/h/t1", "/s/h/t2"]]  # one ahead
+    run(main)
+
+
 # ---- exact sizes ------------------------------------------------------------------------------------
 def test_every_size_equals_its_content():
     async def main():
