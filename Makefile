@@ -24,7 +24,7 @@ apt:
 
 $(STAMP): setup.cfg pyproject.toml | apt
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
-	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test,cylc]'
 	@touch $@
 
 demo: setup

@@ -69,7 +69,7 @@ def main():
 
 
 @main.command()
-@click.argument("target", nargs=-1, required=True, metavar="[HOST] [PORT] MOUNTPOINT")
+@click.argument("target", nargs=-1, required=True, metavar="[HOST] [PORT] MOUNTPOINT | cylc://WORKFLOW_ID MOUNTPOINT")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False),
               help="Mount every server of this TOML file, each as MOUNTPOINT/<name>/.")
 @click.option("-f", "--foreground", is_flag=True, help="Stay in the foreground (log to stderr).")
@@ -91,6 +91,8 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
           log_file):
     """Mount the ecFlow server HOST:PORT at MOUNTPOINT, or with --config several servers.
 
+    `cylc://WORKFLOW_ID MOUNTPOINT` mounts a Cylc 8 workflow instead (needs wffs[cylc]).
+
     HOST and PORT default to $ECF_HOST and $ECF_PORT.  Without --foreground, wffs returns once the
     mount answers and keeps serving it in the background; `wffs umount MOUNTPOINT` (or SIGTERM)
     unmounts it.
@@ -102,6 +104,16 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
             raise click.UsageError("with --config, set ssl = true for each server in the file instead of --ssl")
         servers = load_servers(config_file)
         mnt = target[0]
+    elif target and target[0].startswith("cylc://"):  # a Cylc 8 workflow
+        if len(target) != 2:
+            raise click.UsageError("expected cylc://WORKFLOW_ID MOUNTPOINT")
+        from wffs.backend.cylc import workflow_of
+        try:
+            workflow = workflow_of(target[0])
+        except ValueError:
+            raise click.BadParameter(f"{target[0]!r} is not cylc://WORKFLOW_ID", param_hint="TARGET") from None
+        servers = [ServerConfig(target[0], "", 0, cylc=workflow)]
+        mnt = target[1]
     else:
         host, port, mnt = resolve_target(target)
         servers = [ServerConfig(f"{host}:{port}", host, port, ssl=ssl)]
@@ -110,13 +122,21 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
         background(mnt, log_file)
         return
     setup_logging(debug, log_file)
+    from wffs.backend.cylc import CylcBackend
     from wffs.backend.ecflow import EcflowBackend
     from wffs.mount import serve
 
-    backends = {s.name: EcflowBackend(s.host, s.port, timeout=timeout, max_file_size=max_file_size,
-                                      ssl=s.ssl, user=s.user, auth=s.auth) for s in servers}
+    def make_backend(s):
+        if s.cylc:
+            return CylcBackend(s.cylc, timeout=timeout, max_file_size=max_file_size)
+        return EcflowBackend(s.host, s.port, timeout=timeout, max_file_size=max_file_size,
+                             ssl=s.ssl, user=s.user, auth=s.auth)
+
+    backends = {s.name: make_backend(s) for s in servers}
 
     def make_remote(mirror):
+        if mirror.remote_cylc:
+            return CylcBackend(mirror.remote_cylc, timeout=timeout)
         return EcflowBackend(mirror.remote_host, mirror.remote_port, timeout=timeout, ssl=mirror.ssl,
                              auth=mirror.remote_auth)
 

@@ -7,6 +7,9 @@
     user = "ops"                     # optional
     auth = "~/.config/wffs/ops.json" # optional: {"username": ..., "password": ...}
 
+    [servers.model]
+    cylc = "my/workflow"             # a Cylc 8 workflow (its id, as in ~/cylc-run) instead of host/port
+
 Errors name the file and the line, so that a user can fix them.
 """
 
@@ -19,7 +22,9 @@ from typing import Optional
 
 #: A server's directory name under the mount point: no slash, no leading dot (that is for wffs's own).
 NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]*\Z")
-KEYS = {"host": str, "port": int, "ssl": bool, "user": str, "auth": str}
+KEYS = {"host": str, "port": int, "ssl": bool, "user": str, "auth": str, "cylc": str}
+#: What a Cylc workflow's table may hold besides `cylc`.
+CYLC_KEYS = ("cylc",)
 REQUIRED = ("host", "port")
 
 
@@ -35,6 +40,7 @@ class ServerConfig:
     ssl: bool = False
     user: Optional[str] = None
     auth: Optional[str] = None
+    cylc: Optional[str] = None  # a Cylc workflow id: then host and port are unused ("" and 0)
 
 
 def _lines(text: str) -> list[str]:
@@ -118,6 +124,9 @@ def parse(text: str, source: str = "config") -> list[ServerConfig]:
                 raise ConfigError(f"{at}: [servers.{name}]: unknown key {key!r} (known: {', '.join(KEYS)})")
             if type(value) is not KEYS[key]:
                 raise ConfigError(f"{at}: [servers.{name}] {key} must be a {KEYS[key].__name__}")
+        if "cylc" in table:
+            configs.append(_cylc_server(text, source, name, table))
+            continue
         for key in REQUIRED:
             if key not in table:
                 raise ConfigError(f"{where}: [servers.{name}] needs {key} = ...")
@@ -129,6 +138,18 @@ def parse(text: str, source: str = "config") -> list[ServerConfig]:
         configs.append(ServerConfig(name, table["host"], table["port"], table.get("ssl", False),
                                     table.get("user"), table.get("auth")))
     return configs
+
+
+def _cylc_server(text: str, source: str, name: str, table: dict) -> ServerConfig:
+    at = _at(source, key_line(text, name, "cylc"))
+    other = sorted(set(table) - set(CYLC_KEYS))
+    if other:
+        raise ConfigError(f"{_at(source, key_line(text, name, other[0]))}: [servers.{name}] {other[0]}: "
+                          "a Cylc workflow (cylc = ...) takes no host, port, ssl, user or auth")
+    workflow = table["cylc"].strip().strip("/")
+    if not workflow or ".." in workflow.split("/") or not re.fullmatch(r"[A-Za-z0-9_.+/-]+", workflow):
+        raise ConfigError(f"{at}: [servers.{name}] cylc {table['cylc']!r} is not a workflow id")
+    return ServerConfig(name, "", 0, cylc=workflow)
 
 
 def load(path: str) -> list[ServerConfig]:

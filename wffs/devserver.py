@@ -176,9 +176,10 @@ def _environ(pid: int) -> bytes:
         return b""
 
 
-def marked_pids(home: Path) -> list[int]:
-    """Processes started by the dev server of this home (the server and its jobs)."""
-    needle = f"{MARKER}={Path(home).resolve()}".encode()
+def marked_pids(home: Path, marker: str = MARKER) -> list[int]:
+    """Processes started by the dev server of this home (the server and its jobs), i.e. carrying the
+    environment variable `marker` set to it."""
+    needle = f"{marker}={Path(home).resolve()}".encode()
     me = os.getpid()
     pids = []
     for entry in os.listdir("/proc"):
@@ -189,7 +190,7 @@ def marked_pids(home: Path) -> list[int]:
     return pids
 
 
-def kill_jobs(home: Path, timeout: float = 5) -> list[int]:
+def kill_jobs(home: Path, timeout: float = 5, marker: str = MARKER) -> list[int]:
     """SIGKILL every process carrying this home's marker; returns those killed.
 
     SIGKILL, not SIGTERM: a job's trap would otherwise run ``ecflow_client
@@ -199,7 +200,7 @@ def kill_jobs(home: Path, timeout: float = 5) -> list[int]:
     killed: list[int] = []
     deadline = time.monotonic() + timeout
     while True:
-        pids = marked_pids(home)
+        pids = marked_pids(home, marker)
         if not pids or time.monotonic() >= deadline:
             return killed
         for pid in pids:

@@ -7,6 +7,7 @@ what a name in a directory stands for, so the shape of the tree is defined in ex
 from __future__ import annotations
 
 import enum
+import re
 from typing import Iterable, NamedTuple
 
 #: Displayed state -> status-file extension.  Suspended wins, as in ecflow_ui.
@@ -18,6 +19,7 @@ STATE_CODES = {
     "complete": "com",
     "aborted": "abo",
     "suspended": "sus",
+    "expired": "exp",  # Cylc 8 only: a task that will not run (its clock expiry passed)
 }
 CODE_STATES = {code: state for state, code in STATE_CODES.items()}
 
@@ -36,7 +38,11 @@ WAITING_STATES = ("queued", "unknown")
 DEF = "def"
 
 #: Server-provided files of a task, in listing order (the status file and .att come first).
-TASK_FILE_KINDS = ("ecf", "job", "out", "man")
+#: "err" is a Cylc job's stderr (ecFlow tasks never have it).
+TASK_FILE_KINDS = ("ecf", "job", "out", "err", "man")
+#: A Cylc task's earlier submits: kinds "01.job", "01.out", "01.err" ..., listed after TASK_FILE_KINDS in name
+#: order as `<task>.01.out` (Cylc task names hold no dots, so these never clash with another task's files).
+EARLIER_SUBMIT = re.compile(r"[0-9]{2,}\.(job|out|err)\Z")
 ATT = "att"
 #: Control files: written to act on the server, read for their live status.
 MIRROR = "mirror"
@@ -124,7 +130,8 @@ def node_names(
     """The entries one node contributes to its parent directory.
 
     Suites and families: a directory, a status file and `.att`.  Tasks (and aliases): a status file,
-    `.att`, the server-provided files that exist (`task_files`, a subset of TASK_FILE_KINDS) and, only
+    `.att`, the server-provided files that exist (`task_files`: TASK_FILE_KINDS, then a Cylc task's earlier
+    submits such as "01.out", see EARLIER_SUBMIT; other kinds are not listed) and, only
     when the task has aliases, a directory of them; a mirrored task also its `.mirror` control file.
     The directory is called `dir_name` when given (see directory_name).
     """
@@ -142,6 +149,8 @@ def node_names(
     if is_task:
         present = set(task_files)
         names.extend(Name(f"{name}.{k}", Kind.TASK_FILE, path, k) for k in TASK_FILE_KINDS if k in present)
+        names.extend(Name(f"{name}.{k}", Kind.TASK_FILE, path, k)
+                     for k in sorted(k for k in present if EARLIER_SUBMIT.match(k)))
         if mirrored:
             names.append(Name(f"{name}.{MIRROR}", Kind.CONTROL, path, MIRROR))
     return names

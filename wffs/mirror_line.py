@@ -2,8 +2,11 @@
 
     [mirror] --name NAME --remote_path /s/f/t [--remote_host H] [--remote_port P] [--polling SECONDS]
              [--ssl] [--remote_auth FILE]
+    [mirror] --name NAME --remote_cylc WORKFLOW_ID --remote_path /CYCLE/TASK [--polling SECONDS]
 
-Options take their value as the next word or after `=`; `--auth` is accepted for `--remote_auth`.
+The second form (wffs's own) follows a task of a Cylc 8 workflow on this machine (its state as the
+mount shows it; an expired Cylc task aborts the mirror); --remote_path may also be the task's path in a
+mount of the workflow, /CYCLE/FAMILY/.../TASK.  Options take their value as the next word or after `=`; `--auth` is accepted for `--remote_auth`.
 `%VAR%` references are resolved against the node's variables, and missing options default to the
 variables ecFlow documents (ECF_MIRROR_REMOTE_HOST, _PORT, _POLLING, _AUTH), then to ecFlow's defaults.
 """
@@ -32,6 +35,7 @@ VALUE_OPTIONS = {
     "--polling": "polling",
     "--remote_auth": "remote_auth",
     "--auth": "remote_auth",
+    "--remote_cylc": "remote_cylc",
 }
 FLAG_OPTIONS = {"--ssl": "ssl"}
 #: The variable each option defaults to when the line leaves it out.
@@ -41,6 +45,9 @@ DEFAULT_VARIABLES = {
     "polling": "ECF_MIRROR_REMOTE_POLLING",
     "remote_auth": "ECF_MIRROR_REMOTE_AUTH",
 }
+#: A Cylc workflow id and the parts of a Cylc task path (cycle points may hold '-', '+', ':').
+CYLC_WORKFLOW = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/-]*\Z")
+CYLC_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+:-]*\Z")
 BUILTIN_DEFAULTS = {"remote_host": DEFAULT_HOST, "remote_port": DEFAULT_PORT, "polling": DEFAULT_POLLING}
 
 
@@ -57,10 +64,14 @@ class MirrorSpec:
     polling: Optional[str] = None
     ssl: bool = False
     remote_auth: Optional[str] = None
+    remote_cylc: Optional[str] = None
 
     def line(self) -> str:
         """The normalised line: fixed option order, values quoted only where needed."""
-        words = ["mirror", "--name", self.name, "--remote_path", self.remote_path]
+        words = ["mirror", "--name", self.name]
+        if self.remote_cylc is not None:
+            words += ["--remote_cylc", self.remote_cylc]
+        words += ["--remote_path", self.remote_path]
         for option in ("remote_host", "remote_port", "polling"):
             value = getattr(self, option)
             if value is not None:
@@ -83,9 +94,12 @@ class Resolved:
     polling: int
     ssl: bool
     remote_auth: Optional[str]
+    remote_cylc: Optional[str] = None  # a Cylc workflow id: then remote_host is "" and remote_port 0
 
     @property
     def remote(self) -> str:
+        if self.remote_cylc:
+            return f"cylc://{self.remote_cylc}"
         return f"{self.remote_host}:{self.remote_port}"
 
 
@@ -142,6 +156,9 @@ def parse(text: str) -> MirrorSpec:
 
 def check_static(spec: MirrorSpec) -> None:
     """Checks that need no variables (values holding %VAR% are checked once resolved)."""
+    if spec.remote_cylc is not None:
+        check_cylc_static(spec)
+        return
     if not VARIABLE.search(spec.name):
         check_name(spec.name)
     if not VARIABLE.search(spec.remote_path):
@@ -152,6 +169,31 @@ def check_static(spec: MirrorSpec) -> None:
         check_polling(spec.polling)
     if spec.remote_host is not None and not VARIABLE.search(spec.remote_host):
         check_host(spec.remote_host)
+
+
+def check_cylc_static(spec: MirrorSpec) -> None:
+    others = [o for o in ("remote_host", "remote_port", "remote_auth") if getattr(spec, o) is not None]
+    if others or spec.ssl:
+        raise MirrorLineError(f"--remote_cylc takes no --{(others or ['ssl'])[0]}: a Cylc workflow is found by its id")
+    if not VARIABLE.search(spec.name):
+        check_name(spec.name)
+    if not VARIABLE.search(spec.remote_cylc):
+        check_cylc_workflow(spec.remote_cylc)
+    if not VARIABLE.search(spec.remote_path):
+        check_cylc_path(spec.remote_path)
+    if spec.polling is not None and not VARIABLE.search(spec.polling):
+        check_polling(spec.polling)
+
+
+def check_cylc_workflow(workflow: str) -> None:
+    if not CYLC_WORKFLOW.match(workflow) or ".." in workflow.split("/"):
+        raise MirrorLineError(f"--remote_cylc {workflow!r}: not a Cylc workflow id (as in ~/cylc-run)")
+
+
+def check_cylc_path(path: str) -> None:
+    parts = path.split("/")
+    if not path.startswith("/") or len(parts) < 3 or not all(CYLC_PART.match(p) for p in parts[1:]):
+        raise MirrorLineError(f"--remote_path {path!r}: a Cylc task is /CYCLE/TASK (or /CYCLE/FAMILY/.../TASK)")
 
 
 def check_name(name: str) -> None:
@@ -197,6 +239,8 @@ def substitute(value: str, lookup: Callable[[str], Optional[str]]) -> str:
 
 def resolve(spec: MirrorSpec, lookup: Callable[[str], Optional[str]]) -> Resolved:
     """Fill in defaults and %VAR% from the node's variables, and check every value."""
+    if spec.remote_cylc is not None:
+        return resolve_cylc(spec, lookup)
     filled = {}
     for key in ("remote_host", "remote_port", "polling", "remote_auth"):
         value = getattr(spec, key)
@@ -216,3 +260,17 @@ def resolve(spec: MirrorSpec, lookup: Callable[[str], Optional[str]]) -> Resolve
     check_remote_path(path)
     check_host(host)
     return Resolved(name, path, host, check_port(port), check_polling(polling), spec.ssl, auth or None)
+
+
+def resolve_cylc(spec: MirrorSpec, lookup: Callable[[str], Optional[str]]) -> Resolved:
+    polling = spec.polling
+    if polling is None:
+        polling = lookup(DEFAULT_VARIABLES["polling"]) or DEFAULT_POLLING
+    name = substitute(spec.name, lookup)
+    workflow = substitute(spec.remote_cylc, lookup)
+    path = substitute(spec.remote_path, lookup)
+    polling = substitute(polling, lookup)
+    check_name(name)
+    check_cylc_workflow(workflow)
+    check_cylc_path(path)
+    return Resolved(name, path, "", 0, check_polling(polling), False, None, remote_cylc=workflow)

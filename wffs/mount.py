@@ -37,7 +37,7 @@ class Remotes:
         self.backends = {}
 
     def __call__(self, resolved):
-        key = (resolved.remote_host, resolved.remote_port, resolved.ssl, resolved.remote_auth)
+        key = (resolved.remote_host, resolved.remote_port, resolved.ssl, resolved.remote_auth, resolved.remote_cylc)
         if key not in self.backends:
             self.backends[key] = self.make_backend(resolved)
         return self.backends[key]

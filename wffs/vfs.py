@@ -109,6 +109,7 @@ class Vfs:
         self._server_files = cachetools.TTLCache(maxsize=16, ttl=refresh)
         self._measured = cachetools.LRUCache(maxsize=1024)  # directories read in one batch lately
         self._edited = cachetools.LRUCache(maxsize=1024)  # (path, kind, FileStat) -> size read since the sync
+        self._local_reads = getattr(backend, "reads_job_files_from_disk", False)
         self._nodes_text = (-1, b"")  # (snapshot generation, .server/nodes)
         self._dir_order = (-1, {}, [])  # (snapshot generation, directory -> position, directories in find's order)
         self._listings: dict[tuple, tuple] = {}  # components -> (period or None, bucket, entries, unmeasured)
@@ -324,7 +325,8 @@ class Vfs:
         if len(wanted) < 2:
             return
         try:
-            found = await self._ask(lambda: self.backend.read_many(list(wanted)))
+            local = self._local_reads and all(kind in layout.TASK_FILE_KINDS for kind in kinds)
+            found = await self._ask(lambda: self.backend.read_many(list(wanted)), local)
         except (ServerUnavailable, NotProvided):
             return  # each file is then asked for on its own, with its own error
         for item, data in found.items():
@@ -379,7 +381,8 @@ class Vfs:
         if key not in self._contents:  # a reader of one file of a directory reads the others next
             await self._measure_directory(directory, (entry.file,))
         self._read_ahead(directory, (entry.file,))
-        data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file))
+        data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file),
+                                   local=self._local_reads)
         self._check_listed_size(node.path, entry.file, data)
         return data
 
@@ -391,21 +394,24 @@ class Vfs:
             self._edited[(path, kind, stat)] = len(data)  # or what a read of it found since
             self._listings.pop(self.components_of(path)[:-1], None)
 
-    async def _fetched(self, key, name: str, fetch) -> bytes:
+    async def _fetched(self, key, name: str, fetch, local: bool = False) -> bytes:
         """Cached content, else fetched from the backend and cached; NotFound if the server has none."""
         data = self._contents.get(key)
         if data is None:
             try:
-                data = await self._ask(fetch)
+                data = await self._ask(fetch, local)
             except NotProvided as e:
                 raise NotFound(f"{name}: {e}") from None
             self._cache(key, data)
         return data
 
-    async def _ask(self, call):
+    async def _ask(self, call, local: bool = False):
         """A server call for content.  While the server is known not to answer it fails at once: `tar` or
         `grep -r` over a hung server would otherwise wait --timeout for every file.  A failure marks the
-        server so until a refresh gets an answer again (the refresher keeps asking)."""
+        server so until a refresh gets an answer again (the refresher keeps asking).  `local`: the backend
+        reads the file from disk itself (a Cylc job's files), which works whatever the server does."""
+        if local:
+            return await call()
         if self.status.reachable is False:
             raise ServerUnavailable(f"{self.status.name}: not answering since {iso(self.status.last_error_time)}"
                                     f" ({self.status.last_error})")

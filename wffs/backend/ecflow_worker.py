@@ -26,6 +26,7 @@ from typing import Optional
 import ecflow
 
 from wffs.backend import credentials, ecf_script, ecflow_att, ecflow_why, protocol
+from wffs.backend.protocol import Missing, Unavailable
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
 ALL_LINES = "100000000"
@@ -39,14 +40,6 @@ FILE_TYPES = {"ecf": "script", "job": "job", "out": "jobout", "man": "manual"}
 #: Variables with which the server finds a script somewhere other than ECF_SCRIPT.
 SCRIPT_ELSEWHERE = ("ECF_FILES", "ECF_FETCH", "ECF_SCRIPT_CMD")
 LOCAL_PATH_VARS = {"job": "ECF_JOB", "out": "ECF_JOBOUT", "ecf": "ECF_SCRIPT"}
-
-
-class Unavailable(Exception):
-    """The server refused or is unreachable."""
-
-
-class Missing(Exception):
-    """The server has no such file for the node."""
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -524,25 +517,6 @@ class EcflowSession:
             return tmp.read()
 
 
-def serve(session, requests, answers) -> None:
-    """Answer requests until stdin closes: ('ok', value) or ('err', 'unavailable'|'missing'|'bug', text)."""
-    while True:
-        message = protocol.read_message(requests)
-        if message is None:
-            return
-        op, args = message
-        try:
-            answer = ("ok", getattr(session, "op_" + op)(*args))
-        except Missing as e:
-            answer = ("err", "missing", str(e))
-        except Unavailable as e:
-            answer = ("err", "unavailable", str(e))
-        except Exception as e:  # a bug here must not kill the worker silently
-            answer = ("err", "bug", f"{type(e).__name__}: {e}")
-        answers.write(protocol.encode(answer))
-        answers.flush()
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="wffs.backend.ecflow_worker")
     parser.add_argument("host")
@@ -560,7 +534,7 @@ def main(argv=None) -> int:
     session = EcflowSession(args.host, args.port, args.max_file_size, ssl=args.ssl, auth=args.auth)
     if args.user:
         session.client.set_user_name(args.user)
-    serve(session, sys.stdin.buffer, answers)
+    protocol.serve(session, sys.stdin.buffer, answers)
     return 0
 
 

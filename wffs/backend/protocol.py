@@ -50,3 +50,31 @@ class FrameBuffer:
         body = bytes(self._buf[HEADER.size:end])
         del self._buf[:end]
         return pickle.loads(body)
+
+
+class Unavailable(Exception):
+    """(In a worker) the server refused, did not answer, or what it needs cannot be read."""
+
+
+class Missing(Exception):
+    """(In a worker) the server has no such file or text for the node."""
+
+
+def serve(session, requests, answers) -> None:
+    """A worker's loop: answer requests until its stdin closes, calling session.op_<op>(*args):
+    ('ok', value) or ('err', 'unavailable'|'missing'|'bug', text)."""
+    while True:
+        message = read_message(requests)
+        if message is None:
+            return
+        op, args = message
+        try:
+            answer = ("ok", getattr(session, "op_" + op)(*args))
+        except Missing as e:
+            answer = ("err", "missing", str(e))
+        except Unavailable as e:
+            answer = ("err", "unavailable", str(e))
+        except Exception as e:  # a bug here must not kill the worker silently
+            answer = ("err", "bug", f"{type(e).__name__}: {e}")
+        answers.write(encode(answer))
+        answers.flush()

@@ -34,6 +34,7 @@ class WorkerProcess:
         self.frames = protocol.FrameBuffer()
         self.lock = trio.Lock()
         self.starts = 0
+        self._synced_with = 0  # the start whose worker last answered a syncing_call
         self.private_dir = ""
 
     async def _start(self) -> None:
@@ -61,6 +62,15 @@ class WorkerProcess:
                 with trio.move_on_after(2):
                     await proc.wait()
         shutil.rmtree(self.private_dir, ignore_errors=True)
+
+    async def syncing_call(self, op: str, *args, full_timeout: float):
+        """A call that brings the worker's copy of the server in step: the first one after a (re)start
+        fetches all of it, and gets at least `full_timeout` seconds instead of the usual deadline."""
+        fresh = self._synced_with != self.starts or self.proc is None
+        limit = max(full_timeout, self.timeout) if fresh else self.timeout
+        result = await self.call(op, *args, timeout=limit)
+        self._synced_with = self.starts
+        return result
 
     async def call(self, op: str, *args, timeout: Optional[float] = None):
         limit = timeout if timeout is not None else self.timeout
@@ -113,3 +123,30 @@ class WorkerProcess:
             if not data:
                 raise EOFError
             self.frames.feed(data)
+
+
+class WorkerBackend:
+    """What the backends that run their server's client in a WorkerProcess (`self.worker`) share."""
+
+    #: A first, full sync reads the whole server: allow it longer than a single call.
+    FULL_SYNC_TIMEOUT = 60.0
+    worker: WorkerProcess
+
+    async def _syncing_call(self, op: str, *args):
+        return await self.worker.syncing_call(op, *args, full_timeout=self.FULL_SYNC_TIMEOUT)
+
+    async def changes(self) -> Optional[dict]:
+        return await self._syncing_call("sync")
+
+    async def node_text(self, path: str, kind: str) -> bytes:
+        return await self.worker.call("node_text", path, kind)
+
+    async def server_file(self, name: str) -> bytes:
+        return await self.worker.call("server_file", name)
+
+    async def node_state(self, path: str) -> dict:
+        """The state of a node, as a mirror's remote: brought in step first."""
+        return await self._syncing_call("node_state", path)
+
+    async def close(self) -> None:
+        await self.worker.stop()
