@@ -85,7 +85,8 @@ class Operations(pyfuse3.Operations):
         for refresher in self.refreshers:
             await refresher.touch()
 
-    def _attrs(self, path: tuple, entry: Entry) -> pyfuse3.EntryAttributes:
+    def _attrs(self, path: tuple, entry: Entry, told: bool = True) -> pyfuse3.EntryAttributes:
+        """The attributes of an entry; `told`: they go to the kernel now (else readdir records it)."""
         a = pyfuse3.EntryAttributes()
         a.st_ino = self.inodes.inode(path)
         a.generation = 0
@@ -113,7 +114,7 @@ class Operations(pyfuse3.Operations):
         a.st_mtime_ns = a.st_ctime_ns = a.st_atime_ns = mtime_ns
         a.st_blksize = 4096
         a.st_blocks = (a.st_size + 511) // 512
-        if entry.size is not None and not entry.is_dir:
+        if told and entry.size is not None and entry.kind is not Kind.DIR:
             self._reported[a.st_ino] = entry.size
         return a
 
@@ -152,10 +153,9 @@ class Operations(pyfuse3.Operations):
         if mode & os.W_OK:
             with errors():
                 entry = await self._entry(self.inodes.path(inode))
-                if not entry.is_dir:  # in directories the owner may create <task>.mirror
-                    if entry.kind is not Kind.CONTROL:
-                        raise pyfuse3.FUSEError(errno.EROFS)
-                    self._check_writer(ctx)
+                if not entry.is_dir and entry.kind is not Kind.CONTROL:
+                    raise pyfuse3.FUSEError(errno.EROFS)
+                self._check_writer(ctx)  # control files, and directories (<task>.mirror is created there)
         return True
 
     async def opendir(self, inode, ctx):
@@ -176,8 +176,8 @@ class Operations(pyfuse3.Operations):
         listing = []
         for e in entries:
             child = path + (e.name,)
-            listing.append((e.name.encode("utf-8", "surrogateescape"), None if e.size is None else self._attrs(child, e),
-                            child, e))
+            attrs = None if e.size is None else self._attrs(child, e, told=False)
+            listing.append((e.name.encode("utf-8", "surrogateescape"), attrs, child, e))
         self._listings[path] = (entries, listing)
         return listing
 
@@ -203,9 +203,12 @@ class Operations(pyfuse3.Operations):
             path = todo.pop()
             try:
                 entries = self.tree.listdir(path)
+                self._listing(path)
             except (NotFound, NotADir):
                 continue
-            self._listing(path)
+            except Exception:  # a bug here must not take the mount down: the listing is built when opened
+                log.exception("building the listing of %s", "/".join(path))
+                continue
             todo.extend(path + (e.name,) for e in entries if e.is_dir and e.name != layout.SERVER_DIR)
             await trio.sleep(0)
 
@@ -213,7 +216,11 @@ class Operations(pyfuse3.Operations):
         listing = self._dirs.get(fh, ())
         for i in range(start_id, len(listing)):
             name, attrs, path, entry = listing[i]
-            if not pyfuse3.readdir_reply(token, name, attrs or self._attrs(path, entry), i + 1):
+            if attrs is None:
+                attrs = self._attrs(path, entry)
+            elif entry.kind is not Kind.DIR:
+                self._reported[attrs.st_ino] = attrs.st_size  # what the kernel is told now
+            if not pyfuse3.readdir_reply(token, name, attrs, i + 1):
                 break
 
     async def releasedir(self, fh):
@@ -368,8 +375,8 @@ class Operations(pyfuse3.Operations):
                 if ino is not None:
                     inodes.append(ino)
                     self._reported.pop(ino, None)
-                if name in old_names - new_names:
-                    entries.append((parent_ino, name))
+                if name in old_names - new_names or ino is not None and name in new_names - old_names:
+                    entries.append((parent_ino, name))  # gone, or a name the kernel knew for another entry
         for parent_ino, name in entries:
             pyfuse3.invalidate_entry_async(parent_ino, os.fsencode(name), ignore_enoent=True)
         if inodes:

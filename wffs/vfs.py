@@ -16,7 +16,7 @@ import cachetools
 import trio
 
 from wffs import layout
-from wffs.backend.base import NotProvided, ServerUnavailable
+from wffs.backend.base import NotProvided, ServerUnavailable, WorkerBusy
 from wffs.events import EventLog, iso, state_changes
 from wffs.layout import Kind, Name
 from wffs.snapshot import NodeInfo, Snapshot
@@ -131,8 +131,8 @@ class Vfs:
             raise NotFound("/".join(components))
         path = layout.dir_node_path(components)
         node = snap.node(path)
-        if node is None:
-            raise NotFound(path)
+        if node is None or self.components_of(path) != components:  # gone, or listed under the other name
+            raise NotFound("/".join(components))
         if path != "/" and node.is_task and not node.children:
             raise NotADir(path)
         return layout.directory_names(snap.children(path), root=(path == "/"))
@@ -156,6 +156,8 @@ class Vfs:
         `node`: the name's node when the caller has it at hand."""
         if node is None or node.path != name.node:
             node = self.snapshot.node(name.node)
+        if node is None:  # a name of a directory listed before its node went away
+            raise NotFound(name.node)
         if name.kind is Kind.DIR:
             return Entry(name.name, name.kind, name.node, name.file, 0, node.since if node else 0.0)
         if name.kind is Kind.SERVER_FILE and name.file in layout.LOCAL_SERVER_FILES:  # no server call
@@ -231,10 +233,16 @@ class Vfs:
             self._indexes.clear()
             self._listings.clear()
             return
-        stale = {()}  # the mount point lists the suites and .server
+        stale = {(), (layout.SERVER_DIR,)}  # the mount point lists the suites; .server/nodes changes
+        reshaped = set()  # directories that gained or lost a node: a sibling's name may gain or lose its mark
         for old, new in changed:
             own = self.components_of((new or old).path)
             stale.update((own, own[:-1], own[:-1] + (own[-1] + layout.CLASH_MARK,)))  # marked or not before
+            if old is None or new is None:
+                reshaped.add(own[:-1])
+        if reshaped:  # everything below them, under whatever name it was listed
+            stale.update(k for cache in (self._indexes, self._listings) for k in cache
+                         if any(k[:len(top)] == top for top in reshaped))
         for components in stale:
             self._indexes.pop(components, None)
             self._listings.pop(components, None)
@@ -390,8 +398,14 @@ class Vfs:
         """A script edited since the sync has another size than its directory's listing says: list again."""
         node = self.snapshot.node(path)
         stat = node.files.get(kind) if node is not None else None
-        if stat is not None and stat.size is not None and stat.size != len(data):
-            self._edited[(path, kind, stat)] = len(data)  # or what a read of it found since
+        if stat is None or stat.size is None:
+            return
+        edited_key = (path, kind, stat)
+        if self._edited.get(edited_key, stat.size) != len(data):
+            if stat.size == len(data):
+                del self._edited[edited_key]  # edited back to the size it had at the sync
+            else:
+                self._edited[edited_key] = len(data)  # or what a read of it found since
             self._listings.pop(self.components_of(path)[:-1], None)
 
     async def _fetched(self, key, name: str, fetch, local: bool = False) -> bytes:
@@ -417,6 +431,8 @@ class Vfs:
                                     f" ({self.status.last_error})")
         try:
             return await call()
+        except WorkerBusy:
+            raise  # another call holds the worker (a read-ahead, say): the server may be fine
         except ServerUnavailable as e:
             self._unreachable(e)
             raise

@@ -16,8 +16,8 @@ INSTALL = ROOT / "scripts" / "mc" / "install"
 
 
 class Tmux:
-    def __init__(self, home: Path):
-        self.socket = f"wffs-test-{os.getpid()}"
+    def __init__(self, home: Path, name: str = "a"):
+        self.socket = f"wffs-test-{os.getpid()}-{name}"
         self.env = {**os.environ, "HOME": str(home), "TERM": "xterm"}
 
     def __call__(self, *args: str) -> str:
@@ -66,6 +66,17 @@ def test_enter_on_a_status_file_shows_the_output_and_f3_pages_att(demo_mount, mc
         assert "kind task" in screen and "state aborted" in screen and "3Quit" in screen  # mc's pager
         tmux.keys("q", "F2")
         assert wait_until(lambda: "wffs: job output of this node" in tmux.screen(), 10), tmux.screen()
-        tmux.keys("Escape", "F10")
+        tmux.kill()
+        # a node name with a dot: t.v2.com shows t.v2.out (only the last extension is the state)
+        tmux = Tmux(mc_home, "b")
+        tmux("new-session", "-d", "-s", "mc", "-x", "160", "-y", "45", f"cd {demo_mount.path}/demo/out && mc")
+        assert wait_until(lambda: "t.v2.com" in tmux.screen(), 15), tmux.screen()
+        tmux.keys("C-s")
+        tmux("send-keys", "-t", "mc", "t.v2.com")
+        tmux.keys("Enter")
+        output = (demo_mount.path / "demo/out/t.v2.out").read_text().splitlines()[0]
+        assert wait_until(lambda: output in tmux.screen(), 10), tmux.screen()
+        assert "t.v2.com" in tmux.screen().splitlines()[0]
+        tmux.keys("q", "F10")
     finally:
         tmux.kill()

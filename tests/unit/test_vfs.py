@@ -228,6 +228,59 @@ def test_reading_a_directory_reads_the_next_one_ahead():
     run(main)
 
 
+def test_listings_follow_a_directory_whose_mark_comes_and_goes():
+    """A sibling added or removed can put the clash mark on a directory or take it off: what was listed
+    under the other name must not be served again, nor crash when its nodes go."""
+    async def main():
+        fake = FakeBackend()
+        fake.add("/s")
+        fake.add("/s/a.que", "family")
+        fake.add("/s/a.que/c", state="queued")
+        fake.add("/s/a.que/d", state="queued")
+        _, vfs = await mounted(fake)
+        assert "c.que" in names(vfs, ("s", "a.que"))
+        fake.add("/s/a", state="queued")  # now /s/a.que is listed as a.que~
+        await vfs.refresh_once()
+        assert "a.que~" in names(vfs, ("s",)) and "c.que" in names(vfs, ("s", "a.que~"))
+        fake.remove("/s/a.que/d")  # while marked
+        fake.set_state("/s/a.que/c", "complete")
+        await vfs.refresh_once()
+        assert names(vfs, ("s", "a.que~"))[:2] == ["c.com", "c.att"]
+        fake.remove("/s/a")  # the mark goes
+        await vfs.refresh_once()
+        listed = names(vfs, ("s", "a.que"))
+        assert "c.com" in listed and "c.que" not in listed and not any(n.startswith("d.") for n in listed)
+        with pytest.raises(NotFound):
+            vfs.listdir(("s", "a.que~"))
+    run(main)
+
+
+def test_server_listing_follows_the_nodes_file():
+    async def main():
+        fake, vfs = await mounted()
+        before = {e.name: e for e in vfs.listdir((".server",))}["nodes"]
+        fake.add("/s/f/t9", state="aborted")
+        await vfs.refresh_once()
+        listed = {e.name: e for e in vfs.listdir((".server",))}["nodes"]
+        data = await vfs.content(listed)
+        assert listed.size == len(data) > before.size
+    run(main)
+
+
+def test_a_script_edited_back_to_its_size_is_listed_at_it_again():
+    async def main():
+        fake, vfs = await mounted()
+        fake.set_file("/s/f/t3", "ecf", b"t3\n", size_known=True)
+        await vfs.refresh_once()
+        script = fake.nodes["/s/f/t3"].files["ecf"]
+        for data in (b"edited: longer\n", b"t3\n"):  # edited, then put back, without a state change
+            script.data = data
+            vfs._contents.clear()  # as after CACHE_SECONDS: read again
+            assert await vfs.content(await vfs.lookup(("s", "f"), "t3.ecf")) == data
+            assert {e.name: e for e in vfs.listdir(("s", "f"))}["t3.ecf"].size == len(data)
+    run(main)
+
+
 # ---- exact sizes ------------------------------------------------------------------------------------
 def test_every_size_equals_its_content():
     async def main():

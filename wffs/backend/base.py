@@ -13,6 +13,10 @@ class ServerUnavailable(Exception):
     """The server did not answer in time, or refused: the caller shows the last known tree and an error."""
 
 
+class WorkerBusy(ServerUnavailable):
+    """The call could not even start in time: another call held the backend's worker."""
+
+
 class NotProvided(Exception):
     """The server has no such file for this node (a task that never ran has no job output)."""
 

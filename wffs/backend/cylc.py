@@ -51,6 +51,8 @@ class CylcBackend(WorkerBackend):
         #: task path -> (its job directory, latest submit number), from the records: job files are read
         #: from disk here, so that a stalled scheduler (which stalls the worker) stalls no read
         self.job_dirs: dict = {}
+        #: a read given up at its deadline leaves its thread blocked on the disk: a few at most
+        self._readers = trio.CapacityLimiter(4)
 
     async def changes(self):
         delta = await self._syncing_call("sync")
@@ -74,7 +76,8 @@ class CylcBackend(WorkerBackend):
             raise NotProvided(f"{path}: no {kind} file") from None
         with trio.move_on_after(self.timeout):
             try:
-                return await trio.to_thread.run_sync(cylc_worker.read_capped, file, self.max_file_size, **_ABANDON)
+                return await trio.to_thread.run_sync(cylc_worker.read_capped, file, self.max_file_size,
+                                                     limiter=self._readers, **_ABANDON)
             except cylc_worker.Missing as e:
                 raise NotProvided(str(e)) from None
         raise ServerUnavailable(f"{self.name}: reading {file} took longer than {self.timeout:g} s")

@@ -19,7 +19,7 @@ import trio
 
 from wffs.backend import protocol
 from wffs.backend.protocol import PRIVATE_DIR_ENV
-from wffs.backend.base import NotProvided, ServerUnavailable
+from wffs.backend.base import NotProvided, ServerUnavailable, WorkerBusy
 
 log = logging.getLogger(__name__)
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -77,7 +77,7 @@ class WorkerProcess:
         with trio.move_on_after(limit) as waiting:
             await self.lock.acquire()
         if waiting.cancelled_caught:
-            raise ServerUnavailable(f"{self.label}: busy with a call that has not returned yet")
+            raise WorkerBusy(f"{self.label}: busy with a call that has not returned yet")
         started = trio.current_time()
         try:
             return await self._call_locked(op, args, limit)

@@ -85,7 +85,7 @@ def run_rsync(mnt: Path, target: Path, previous: Optional[Path], files: list[str
     try:
         _, err = proc.communicate("\0".join(files).encode("utf-8", "surrogateescape"))
     except BaseException:
-        proc.kill()
+        os.killpg(proc.pid, signal.SIGKILL)  # rsync forks a receiver: all of them, before the copy goes
         proc.wait()
         raise
     failed, other = [], []
@@ -239,7 +239,7 @@ def main(mnt, dest, verify_path, suites, kinds, keep, verbose, progress):
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, interrupted)
     try:
-        sys.exit(backup(mnt, dest.resolve(), suites, kinds or KINDS, keep, verbose, progress))
+        sys.exit(backup(mnt.resolve(), dest.resolve(), suites, kinds or KINDS, keep, verbose, progress))
     except Interrupted as e:
         click.echo(f"wffs-backup: {e}: stopped; no backup was made", err=True)
         sys.exit(130)

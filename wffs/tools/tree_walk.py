@@ -75,6 +75,8 @@ def _walk_dir(directory: str, rel: str, node_prefix: str, top: bool, suites, on_
             states[stem] = ext
         files.append((name, stem, ext))
     for name, stem, ext in files:
+        if stem not in states and layout.EARLIER_SUBMIT.match(name.rpartition(".")[0].rpartition(".")[2] + "." + ext):
+            stem = stem.rpartition(".")[0]  # a Cylc task's earlier submit, t.01.out: a file of node t
         if top and suites and stem not in suites:
             continue
         kind = "status" if ext in layout.CODE_STATES else ext
