@@ -86,17 +86,20 @@ def busy(scratch_server, tmp_path):
         yield scratch_server, mount
 
 
-def test_server_killed_during_find_and_tar(busy):
-    server, mount = busy
+def across_a_fault(server, mount, start_fault, while_down, end_fault) -> dict:
+    """find/tar/cat loops across a fault: start it, check `while_down` after OUTAGE seconds, end it; then
+    the time until a change on the server shows, and the checks every fault shares.  Returns the figures."""
     before = nodes_in(mount.path)
     loop = loops(mount.path).start()
     try:
         time.sleep(2)
         fault_at = time.monotonic()
-        os.kill(server.pid, signal.SIGKILL)
-        time.sleep(OUTAGE)
-        assert b"reachable no" in run(["cat", str(mount.path / ".server/status")], timeout=BOUND + 1).stdout
-        server.start()
+        start_fault()
+        try:
+            time.sleep(OUTAGE)
+            while_down()
+        finally:
+            end_fault()
         back_at = time.monotonic()
         recovered = suspend_and_watch(server, mount.path)
         time.sleep(2 * TIMEOUT + 3)
@@ -104,32 +107,29 @@ def test_server_killed_during_find_and_tar(busy):
         loop.stop()
     figures = check_common(loop, mount, fault_at, back_at, recovered)
     assert nodes_in(mount.path) == before
+    return figures
+
+
+def test_server_killed_during_find_and_tar(busy):
+    server, mount = busy
+
+    def while_down():
+        assert b"reachable no" in run(["cat", str(mount.path / ".server/status")], timeout=BOUND + 1).stdout
+
+    figures = across_a_fault(server, mount, lambda: os.kill(server.pid, signal.SIGKILL), while_down, server.start)
     record("server killed (SIGKILL) during find/tar/cat loops, back after 5 s", **figures)
 
 
 def test_server_paused_during_find_and_tar(busy):
     server, mount = busy
-    before = nodes_in(mount.path)
-    loop = loops(mount.path).start()
-    try:
-        time.sleep(2)
-        fault_at = time.monotonic()
-        server.pause()
-        try:
-            time.sleep(OUTAGE)
-            started = time.monotonic()
-            status = run(["cat", str(mount.path / ".server/status")], timeout=BOUND + 1)
-            assert time.monotonic() - started < 1.0 and status.returncode == 0  # answered from memory
-            assert wait_until(lambda: b"reachable no" in (mount.path / ".server/status").read_bytes(), BOUND + 1)
-        finally:
-            server.resume()
-        back_at = time.monotonic()
-        recovered = suspend_and_watch(server, mount.path)
-        time.sleep(2 * TIMEOUT + 3)
-    finally:
-        loop.stop()
-    figures = check_common(loop, mount, fault_at, back_at, recovered)
-    assert nodes_in(mount.path) == before
+
+    def while_down():
+        started = time.monotonic()
+        status = run(["cat", str(mount.path / ".server/status")], timeout=BOUND + 1)
+        assert time.monotonic() - started < 1.0 and status.returncode == 0  # answered from memory
+        assert wait_until(lambda: b"reachable no" in (mount.path / ".server/status").read_bytes(), BOUND + 1)
+
+    figures = across_a_fault(server, mount, server.pause, while_down, server.resume)
     record("server paused (SIGSTOP) for 5 s during find/tar/cat loops", **figures)
 
 
@@ -138,34 +138,21 @@ def test_network_stalled_longer_than_the_timeout(scratch_server, tmp_path):
     generated(scratch_server)
     with StallingProxy(scratch_server.port) as proxy, \
             Mount.start(proxy.port, tmp_path / "mnt", "--timeout", str(TIMEOUT)) as mount:
-        before = nodes_in(mount.path)
-        loop = loops(mount.path).start()
-        try:
-            time.sleep(2)
-            fault_at = time.monotonic()
-            proxy.stall()
-            try:
-                time.sleep(OUTAGE)
-                uncached = mount.path / ".server/zombies"
-                started = time.monotonic()
-                done = run(["cat", str(uncached)], timeout=BOUND + 5)
-                waited = time.monotonic() - started
-                assert done.returncode != 0 and b"Input/output error" in done.stderr
-                assert waited <= BOUND + 0.5, waited
-                status = (mount.path / ".server/status").read_text()
-                assert "reachable no" in status and "no answer in 2 s" in status, status
-            finally:
-                proxy.resume()
-            back_at = time.monotonic()
-            recovered = suspend_and_watch(scratch_server, mount.path)
-            time.sleep(2 * TIMEOUT + 3)
-        finally:
-            loop.stop()
-        figures = check_common(loop, mount, fault_at, back_at, recovered)
-        assert nodes_in(mount.path) == before
+        waited = []
+
+        def while_down():
+            started = time.monotonic()
+            done = run(["cat", str(mount.path / ".server/zombies")], timeout=BOUND + 5)  # not cached
+            waited.append(time.monotonic() - started)
+            assert done.returncode != 0 and b"Input/output error" in done.stderr
+            assert waited[0] <= BOUND + 0.5, waited
+            status = (mount.path / ".server/status").read_text()
+            assert "reachable no" in status and "no answer in 2 s" in status, status
+
+        figures = across_a_fault(scratch_server, mount, proxy.stall, while_down, proxy.resume)
         assert b"reachable yes" in (mount.path / ".server/status").read_bytes()
         record("network stalled 5 s (TCP proxy, --timeout 2) during find/tar/cat loops",
-               eio_after_s=round(waited, 2), **figures)
+               eio_after_s=round(waited[0], 2), **figures)
 
 
 def test_definition_changed_under_a_shell_in_a_removed_directory(busy, tmp_path):
