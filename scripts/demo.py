@@ -25,6 +25,8 @@ from demo_suite import SUITE, load_demo, wait_until_settled  # noqa: E402
 from wffs.devserver import EcflowServer, free_port, is_devserver, kill_jobs, ping, stop_server  # noqa: E402
 
 STATE = "state.json"
+#: where wffs-grep and wffs-backup are (the venv of `make demo`)
+BIN = os.path.dirname(os.path.abspath(sys.executable))
 
 
 # ---------------------------------------------------------------- helpers
@@ -126,7 +128,9 @@ def print_usage(server: EcflowServer, mnt: Path, mounted: bool) -> None:
         (f"grep -r ERROR {mnt}", "every error in every output"),
         (f"cat {s}/deps/never.att", "attributes of a task that stays queued"),
         (f"cat {s}/ok/t1.man", "a task's manual"),
-        (f"tar cf - -C {mnt} . | tar tvf - | head", "back it all up"),
+        (f"cat {s}/deps/never.why", "why it is still waiting"),
+        (f"{BIN}/wffs-grep ERROR {mnt} --state abo", "errors in the outputs of aborted tasks only"),
+        (f"{BIN}/wffs-backup {mnt} {mnt.parent}/backups -v", "a dated backup (run it twice: hard links)"),
     ]
     width = max(len(cmd) for cmd, _ in tries)
     lines = "\n".join(f"  {cmd:<{width}}  # {why}" for cmd, why in tries)
