@@ -8,6 +8,8 @@ variables, the generated ones and the inherited ones (marked with where they com
 
 from __future__ import annotations
 
+from typing import Optional
+
 import ecflow
 
 FLAG_NAMES = sorted(n for n in ecflow.FlagType.names if n != "not_set")
@@ -132,7 +134,9 @@ class Inheritance:
         return out
 
 
-def render(node, kind: str, state: str, suspended: bool, since: str, inheritance: Inheritance) -> bytes:
+def render(node, kind: str, state: str, suspended: bool, since: str, inheritance: Inheritance,
+           generated: Optional[list] = None) -> bytes:
+    """A node's .att; `generated`: its generated variables, when the caller has them already."""
     lines = [f"path {node.get_abs_node_path()}", f"kind {kind}", f"state {state}"]
     if suspended:
         lines.append("suspended yes")
@@ -152,7 +156,7 @@ def render(node, kind: str, state: str, suspended: bool, since: str, inheritance
         lines.append("# current values")
         lines.extend(values)
     own = shown(own_variables(node))
-    gen = shown(generated_variables(node))
+    gen = shown(generated if generated is not None else generated_variables(node))
     seen = {n for n, _ in own} | {n for n, _ in gen}
     lines.append("")
     lines.append("# variables")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import calendar
+import datetime
 import json
 import os
 import shutil
@@ -56,6 +57,11 @@ def parse_time(text: str) -> float:
 
     The 5.9 binding says '2026-11-26T00:21:22'; boost's other form is '2026-Nov-25 23:40:01' (UTC).
     """
+    try:
+        core = text.split(".")[0]
+        return float(calendar.timegm(datetime.datetime.fromisoformat(core).utctimetuple()))  # fast: C
+    except (ValueError, TypeError, AttributeError):
+        pass
     for fmt in TIME_FORMATS:
         try:
             return float(calendar.timegm(time.strptime(text.split(".")[0], fmt)))
@@ -221,8 +227,8 @@ class EcflowSession:
             node, render_all = stack.pop()
             path = node.get_abs_node_path()
             seen.add(path)
-            cheap = self.cheap_fields(node)
             kids = children_of(node)
+            cheap = self.cheap_fields(node, kids)
             # what a node passes down reaches every descendant's .att: a change there re-renders them
             passed = ecflow_att.inheritable_variables(node) if kids else ()
             passed_changed = self.variables.get(path, ()) != passed
@@ -265,27 +271,28 @@ class EcflowSession:
         return True
 
     @staticmethod
-    def cheap_fields(node) -> tuple:
+    def cheap_fields(node, kids) -> tuple:
         """What changes the file names and status content: state, suspension, since, children."""
         return (str(node.get_state()), node.is_suspended(), node.get_state_change_time(),
-                tuple(c.name() for c in children_of(node)))
+                tuple(c.name() for c in kids))
 
     def record(self, node, path: str, cheap: tuple) -> dict:
         state, suspended, since_text, children = cheap
         kind = node_kind(node)
         rec = {"path": path, "kind": kind, "state": state, "suspended": suspended,
                "since": parse_time(since_text), "children": children, "files": {}}
-        rec["att"] = ecflow_att.render(node, kind, state, suspended, since_text, self.inheritance)
+        generated = ecflow_att.generated_variables(node)  # for .att and, of a task, where its files are
+        rec["att"] = ecflow_att.render(node, kind, state, suspended, since_text, self.inheritance, generated)
         rec["why"] = self.whys.get(path)
         if kind in ("task", "alias"):
-            rec["files"] = self.task_files(node)
+            rec["files"] = self.task_files(node, dict(generated))
             rec["values"] = ecflow_att.current_state(node)
             own = dict(ecflow_att.own_variables(node))
             if MIRROR_VARIABLE in own:
                 rec["mirror"] = own[MIRROR_VARIABLE]
         return rec
 
-    def task_files(self, node) -> dict:
+    def task_files(self, node, gen: dict) -> dict:
         """Which server-provided files exist, {kind: (size, mtime)}; size None: measured on lookup.
 
         Where the server's ECF_HOME is visible here, job and output exist if their files do and the
@@ -299,7 +306,6 @@ class EcflowSession:
             if node.get_int_try_no() > 0 and not node.get_flag().is_set(ecflow.FlagType.no_script):
                 files["job"] = files["out"] = (None, 0.0)
             return files
-        gen = dict(ecflow_att.generated_variables(node))
         local = {kind: self.local_path(node, kind, gen) for kind in ("ecf", "job", "out")}
         self.local_paths[node.get_abs_node_path()] = local  # for reads: the same until the node changes
         for kind, path in local.items():
