@@ -193,9 +193,13 @@ class Operations(pyfuse3.Operations):
         while True:
             await self._listings_wanted.wait()
             self._listings_wanted = trio.Event()
-            tops, self._stale_tops = self._stale_tops, set()
-            for top in tops:
-                await self._build_below(top)
+            await self.build_wanted_listings()
+
+    async def build_wanted_listings(self) -> None:
+        """Build the listings asked for so far, now."""
+        tops, self._stale_tops = self._stale_tops, set()
+        for top in tops:
+            await self._build_below(top)
 
     async def _build_below(self, top: tuple) -> None:
         todo = [top]
