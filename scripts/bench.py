@@ -44,7 +44,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-from wffs import mounts  # noqa: E402
+from wffs import mounts
+from wffs.backend.protocol import PRIVATE_DIR_ENV  # noqa: E402
 from wffs.devserver import EcflowServer  # noqa: E402
 
 PY = sys.executable
@@ -239,6 +240,17 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def worker_dir(pid: int) -> str:
+    """The private directory of a wffs worker process (its WFFS_WORKER_DIR), '' if unknown."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            env = f.read().split(b"\0")
+    except OSError:
+        return ""
+    prefix = PRIVATE_DIR_ENV.encode() + b"="
+    return next((e[len(prefix):].decode() for e in env if e.startswith(prefix)), "")
+
+
 def vm_kb(pid: Optional[int], field: str = "VmHWM") -> Optional[int]:
     if not pid:
         return None
@@ -397,10 +409,13 @@ class FuseProc:
         if mounts.is_mounted(str(self.mnt)):
             mounts.unmount(str(self.mnt), lazy=True, timeout=10)
         if self.worker and os.path.exists(f"/proc/{self.worker}") and "ecflow_worker" in cmdline(self.worker):
+            private = worker_dir(self.worker)  # the mount removes it when it stops its worker; here it cannot
             try:
                 os.kill(self.worker, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+            if private:
+                shutil.rmtree(private, ignore_errors=True)
         self.proc = None
 
 
