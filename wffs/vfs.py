@@ -273,16 +273,21 @@ class Vfs:
         can) instead of one each.  Once per directory, kinds, snapshot and refresh interval, so a file
         the batch left out is not asked for again and again.
         """
-        key = (self.snapshot.generation, components, tuple(kinds), int(time.monotonic() / self.refresh))
+        key = self._batch_key(components, kinds)
         pending = self._measured.get(key)
         if pending is not None:
             await pending.wait()  # being read (a read-ahead, say): wait for it rather than ask again
             return
+        await self._read_batch(components, kinds, self._claim(key))
+
+    def _batch_key(self, components: tuple, kinds: Sequence[str]) -> tuple:
+        """A directory's batch of these kinds is read once per snapshot and refresh interval."""
+        return (self.snapshot.generation, components, tuple(kinds), int(time.monotonic() / self.refresh))
+
+    def _claim(self, key: tuple) -> trio.Event:
+        """Mark a batch as being read; whoever else wants it waits for the event."""
         done = self._measured[key] = trio.Event()
-        try:
-            await self._read_batch(components, kinds)
-        finally:
-            done.set()
+        return done
 
     def _read_ahead(self, components: tuple, kinds: tuple) -> None:
         """Start reading the next directory's files of these kinds in the background: `cat` and `grep -r`
@@ -291,9 +296,9 @@ class Vfs:
         following = self._next_directory(components)
         if following is None:
             return
-        key = (self.snapshot.generation, following, kinds, int(time.monotonic() / self.refresh))
-        if key not in self._measured and self.status.reachable is not False:
-            trio.lowlevel.spawn_system_task(self._quietly, self._measure_directory, following, kinds)
+        key = self._batch_key(following, kinds)
+        if key not in self._measured and self.status.reachable is not False:  # claimed now: started once
+            trio.lowlevel.spawn_system_task(self._quietly, self._read_batch, following, kinds, self._claim(key))
 
     @staticmethod
     async def _quietly(fn, *args) -> None:
@@ -318,7 +323,13 @@ class Vfs:
         i = index.get(components)
         return order[i + 1] if i is not None and i + 1 < len(order) else None
 
-    async def _read_batch(self, components: tuple, kinds: Sequence[str]) -> None:
+    async def _read_batch(self, components: tuple, kinds: Sequence[str], done: trio.Event) -> None:
+        try:
+            await self._read_batch_now(components, kinds)
+        finally:
+            done.set()
+
+    async def _read_batch_now(self, components: tuple, kinds: Sequence[str]) -> None:
         wanted = {}
         for n in self.names(components).values():
             if n.file not in kinds:
