@@ -10,16 +10,14 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
-from wffs import mounts
 from wffs.devserver import EcflowServer, free_port
 
-from .mounting import ROOT, Mount, run, wait_until
+from .mounting import Mount, run, wait_until
 from .test_mount_live import load_scratch_suite
 
 NOBODY = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
@@ -101,14 +99,9 @@ def test_the_servers_password_appears_in_no_file_process_list_or_log(tmp_path):
         config.write_text(f'[servers.good]\nhost = "localhost"\nport = {port}\nuser = "ops"\nauth = "{auth}"\n\n'
                           f'[servers.bad]\nhost = "localhost"\nport = {port}\nuser = "ops"\nauth = "{wrong}"\n')
         mnt = tmp_path / "mnt"
-        mnt.mkdir()
-        log = tmp_path / "wffs.log"
-        proc = subprocess.Popen([sys.executable, "-m", "wffs.cli", "mount", "--config", str(config), str(mnt),
-                                 "--foreground", "--refresh", "0.5", "--debug", "--log", str(log)],
-                                cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
-        mount = Mount(mnt, proc, log)
+        mount = Mount.start_target(["--config", str(config)], mnt, "--debug")
+        log = mount.log
         try:
-            assert mounts.wait_mounted(str(mnt), 60, alive=lambda: proc.poll() is None)
             assert wait_until(lambda: (mnt / "good/s/f/a.que").exists(), 10)
             bad_status = mnt / "bad/.server/status"
             assert wait_until(lambda: b"authentication failed" in bad_status.read_bytes(), 10), \

@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from wffs import layout, mounts
+from wffs import layout
 from wffs.backend.cylc_map import STATE_MAP
 from wffs.cylcdev import CylcWorkflow, marked_pids
 from wffs.devserver import EcflowServer, state_of
 
-from .mounting import ROOT, Mount, run, wait_until
+from .mounting import Mount, run, wait_until
 
 SETTLED = {"1/bad": "failed", "2/bad": "failed", "1/held_one": "waiting (held,queued)",
            "1/long": "running", "2/long": "running"}
@@ -30,18 +29,8 @@ SLACK = 3.0  # the issue's bound: a state change shows in the mount within 3 s
 
 def start_cylc_mount(workflow: CylcWorkflow, path: Path, *extra: str, config: Path | None = None) -> Mount:
     """A mount of cylc://WORKFLOW (or of a --config file) with the workflow's HOME, not its marker."""
-    path.mkdir(parents=True, exist_ok=True)
-    log = path.parent / f"{path.name}.log"
     target = ["--config", str(config)] if config else [f"cylc://{workflow.name}"]
-    argv = [sys.executable, "-m", "wffs.cli", "mount", *target, str(path), "--foreground",
-            "--refresh", "0.5", "--log", str(log), *extra]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True,
-                            env=workflow.env(marked=False))
-    mount = Mount(path, proc, log)
-    if not mounts.wait_mounted(str(path), 60, alive=lambda: proc.poll() is None):
-        mount.stop()
-        raise RuntimeError(f"wffs did not mount {path}:\n{mount.log_text()}")
-    return mount
+    return Mount.start_target(target, path, *extra, env=workflow.env(marked=False))
 
 
 @pytest.fixture(scope="module")

@@ -244,13 +244,8 @@ def test_one_of_several_servers_stalled_while_the_others_are_read(tmp_path):
         config.write_text("".join(f"[servers.srv{i}]\nhost = \"localhost\"\nport = {s.port}\n\n"
                                   for i, s in enumerate(servers)))
         mnt = tmp_path / "mnt"
-        mnt.mkdir()
-        argv = [sys.executable, "-m", "wffs.cli", "mount", "--config", str(config), str(mnt), "--foreground",
-                "--refresh", "0.5", "--timeout", str(TIMEOUT), "--log", str(tmp_path / "wffs.log")]
-        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
-        mount = Mount(mnt, proc, tmp_path / "wffs.log")
+        mount = Mount.start_target(["--config", str(config)], mnt, "--timeout", str(TIMEOUT))
         try:
-            assert mounts.wait_mounted(str(mnt), 60, alive=lambda: proc.poll() is None)
             others = [f"{mnt}/srv1", f"{mnt}/srv2"]
             loop = CommandLoop([f"set -o pipefail; find {others[0]} {others[1]} | wc -l",
                                 f"set -o pipefail; tar cf - -C {mnt} --exclude=.server srv1 srv2 | wc -c",
@@ -273,7 +268,7 @@ def test_one_of_several_servers_stalled_while_the_others_are_read(tmp_path):
             during = [o.seconds for o in loop.outcomes if fault_at <= o.started < back_at]
             before = [o.seconds for o in loop.outcomes if o.started < fault_at]
             assert during and max(during) < BOUND, during
-            assert proc.poll() is None
+            assert mount.proc.poll() is None
             record("one of three servers paused 5 s while the other two are read (find/tar/cat loops)",
                    **loop.summary(), runs_during_stall=len(during),
                    longest_during_stall_s=round(max(during), 2), longest_before_s=round(max(before), 2))

@@ -23,17 +23,7 @@ class ConfigMount:
     def __init__(self, config, path, *extra):
         from .mounting import Mount
 
-        path.mkdir(parents=True, exist_ok=True)
-        log = path.parent / "mnt.log"
-        argv = [sys.executable, "-m", "wffs.cli", "mount", "--config", str(config), str(path), "--foreground",
-                "--refresh", "0.5", "--timeout", "2", "--log", str(log), *extra]
-        proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True)
-        self.mount = Mount(path, proc, log)
-        from wffs import mounts
-
-        if not mounts.wait_mounted(str(path), 60, alive=lambda: proc.poll() is None):
-            self.mount.stop()
-            raise RuntimeError(self.mount.log_text())
+        self.mount = Mount.start_target(["--config", str(config)], path, "--timeout", "2", *extra)
         self.path = path
 
     def __enter__(self):

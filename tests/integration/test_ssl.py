@@ -14,7 +14,6 @@ import time
 
 import pytest
 
-from wffs import mounts
 from wffs.devserver import EcflowServer, client_cli, make_certificates
 
 from .mounting import ROOT, Mount, run, wait_until
@@ -102,27 +101,25 @@ def assert_unreachable(mount_root, *, because) -> str:
     return error
 
 
-@pytest.fixture
-def ssl_server(tmp_path):
-    """An SSL-only server with /s loaded; its certificate is in HOME=server.home."""
-    server = EcflowServer(tmp_path / "ssl", ssl=True)
+def loaded_server(home, ssl: bool = False):
+    server = EcflowServer(home, ssl=ssl)
     try:
         server.start()
         load_suite(server)
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def ssl_server(tmp_path):
+    """An SSL-only server with /s loaded; its certificate is in HOME=server.home."""
+    yield from loaded_server(tmp_path / "ssl", ssl=True)
 
 
 @pytest.fixture
 def plain_server(tmp_path):
-    server = EcflowServer(tmp_path / "plain")
-    try:
-        server.start()
-        load_suite(server)
-        yield server
-    finally:
-        server.stop()
+    yield from loaded_server(tmp_path / "plain")
 
 
 def test_the_ssl_server_speaks_only_ssl(ssl_server):
@@ -180,14 +177,7 @@ def test_config_file_ssl_true(ssl_server, tmp_path):
     config.write_text(f'[servers.secure]\nhost = "localhost"\nport = {ssl_server.port}\nssl = true\n\n'
                       f'[servers.plain]\nhost = "localhost"\nport = {ssl_server.port}\n')
     path = tmp_path / "mnt"
-    path.mkdir()
-    log = tmp_path / "mnt.log"
-    argv = [sys.executable, "-m", "wffs.cli", "mount", "--config", str(config), str(path), "--foreground",
-            "--refresh", "0.5", "--timeout", "2", "--log", str(log)]
-    proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True,
-                            env=ssl_server.client_env())
-    with Mount(path, proc, log) as mount:
-        assert mounts.wait_mounted(str(path), 60, alive=lambda: proc.poll() is None), mount.log_text()
+    with Mount.start_target(["--config", str(config)], path, "--timeout", "2", env=ssl_server.client_env()):
         expected = server_states(ssl_server)
         assert wait_until(lambda: shown_states(path / "secure", expected) == expected, SAYS_WITHIN), \
             shown_states(path / "secure", expected)
