@@ -10,7 +10,7 @@ import inspect
 
 import trio
 
-from wffs.backend import cylc_worker
+from wffs.backend import capped, cylc_worker
 from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.backend.worker import WorkerBackend, WorkerProcess
 from wffs.mirror_line import MirrorLineError
@@ -76,9 +76,9 @@ class CylcBackend(WorkerBackend):
             raise NotProvided(f"{path}: no {kind} file") from None
         with trio.move_on_after(self.timeout):
             try:
-                return await trio.to_thread.run_sync(cylc_worker.read_capped, file, self.max_file_size,
+                return await trio.to_thread.run_sync(capped.read_capped, file, self.max_file_size,
                                                      limiter=self._readers, **_ABANDON)
-            except cylc_worker.Missing as e:
+            except capped.Missing as e:
                 raise NotProvided(str(e)) from None
         raise ServerUnavailable(f"{self.name}: reading {file} took longer than {self.timeout:g} s")
 

@@ -29,6 +29,7 @@ import time
 from typing import Optional
 
 from wffs.backend import cylc_map, protocol
+from wffs.backend.capped import read_capped, served_size
 from wffs.backend.protocol import Missing, Unavailable
 from wffs.backend.cylc_map import ACTIVE, CylcTask
 
@@ -46,15 +47,6 @@ def parse_time(text) -> float:
         return float(calendar.timegm(time.strptime(core, "%Y-%m-%dT%H:%M:%S")))
     except ValueError:
         return 0.0
-
-
-def marker(cap: int, whole: int) -> bytes:
-    return (f"\n# >>>>>>>> wffs: file truncated to its first {cap} of {whole} bytes "
-            f"(mount option --max-file-size) <<<<<<<<\n").encode()
-
-
-def served_size(size: int, cap: int) -> int:
-    return size if cap <= 0 or size <= cap else cap + len(marker(cap, size))
 
 
 def name_of(ns_id: str) -> str:
@@ -441,19 +433,6 @@ def job_file(base: str, latest: int, kind: str) -> str:
     if number < 1:
         raise ValueError(kind)
     return os.path.join(base, f"{number:02d}", file_name)
-
-
-def read_capped(path: str, cap: int) -> bytes:
-    """A file's bytes; one larger than cap as its head and a marker (see served_size); Missing if none."""
-    try:
-        with open(path, "rb") as f:
-            data = f.read(cap + 1 if cap > 0 else -1)
-            size = os.fstat(f.fileno()).st_size
-    except OSError as e:
-        raise Missing(f"{path}: {e.strerror}") from None
-    if cap > 0 and len(data) > cap:
-        return data[:cap] + marker(cap, size)
-    return data
 
 
 def inherits_of(text: str) -> dict:

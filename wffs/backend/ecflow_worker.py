@@ -27,6 +27,7 @@ from typing import Optional
 import ecflow
 
 from wffs.backend import credentials, ecf_script, ecflow_att, ecflow_why, protocol
+from wffs.backend.capped import read_head, served_size, truncate
 from wffs.backend.protocol import Missing, Unavailable
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
@@ -68,23 +69,6 @@ def parse_time(text: str) -> float:
         except (ValueError, TypeError, AttributeError):
             continue
     return 0.0
-
-
-def marker(cap: int, whole: int) -> bytes:
-    return (f"\n# >>>>>>>> wffs: file truncated to its first {cap} of {whole} bytes "
-            f"(mount option --max-file-size) <<<<<<<<\n").encode()
-
-
-def truncate(data: bytes, cap: int, whole_size: Optional[int] = None) -> bytes:
-    """Serve a file larger than cap as its head plus a marker that says so (sizes stay exact)."""
-    if cap <= 0 or len(data) <= cap:
-        return data
-    return data[:cap] + marker(cap, whole_size if whole_size is not None else len(data))
-
-
-def served_size(file_size: int, cap: int) -> int:
-    """The size of what truncate serves for a file of file_size bytes, without reading it."""
-    return file_size if cap <= 0 or file_size <= cap else cap + len(marker(cap, file_size))
 
 
 def node_kind(node) -> str:
@@ -343,9 +327,7 @@ class EcflowSession:
             local = self.local_path(self.known_node(path), kind)
         if local:
             try:
-                with open(local, "rb") as f:
-                    data = f.read(self.max_file_size + 1 if self.max_file_size > 0 else -1)
-                    size = os.fstat(f.fileno()).st_size
+                data, size = read_head(local, self.max_file_size)
             except OSError as e:
                 raise Missing(f"{local}: {e.strerror}") from None
             if kind != "man":
