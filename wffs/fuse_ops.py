@@ -250,7 +250,7 @@ class Operations(pyfuse3.Operations):
                 trio.lowlevel.spawn_system_task(invalidate_attrs, inode)
             fh = self._new_fh()
             self._files[fh] = data  # one consistent content for the life of this handle
-            self._opened[fh] = (inode, entry._replace(size=len(data)))
+            self._opened[fh] = (inode, entry if entry.size == len(data) else entry._replace(size=len(data)))
             return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     async def read(self, fh, off, size):

@@ -107,10 +107,13 @@ class Vfs:
         self._indexes: dict[tuple, dict] = {}  # components -> {file name: Name}
         self._contents = cachetools.LRUCache(maxsize=cache_bytes, getsizeof=len)
         self._server_files = cachetools.TTLCache(maxsize=16, ttl=refresh)
-        self._measured = cachetools.LRUCache(maxsize=1024)  # directories read in one batch lately
+        self._measured = cachetools.LRUCache(maxsize=4096)  # (directory, kind)s read in one batch lately
+        self._kinds_read: dict[str, float] = {}  # task file kind -> when a reader last asked for one
         self._edited = cachetools.LRUCache(maxsize=1024)  # (path, kind, FileStat) -> size read since the sync
         self._local_reads = getattr(backend, "reads_job_files_from_disk", False)
         self._nodes_text = (-1, b"")  # (snapshot generation, .server/nodes)
+        self._components: tuple = (-1, {})  # (snapshot generation, node path -> components as listed)
+        self._read_ahead_from = None  # (directory, kinds, interval, generation) of the last read-ahead
         self._dir_order = (-1, {}, [])  # (snapshot generation, directory -> position, directories in find's order)
         self._listings: dict[tuple, tuple] = {}  # components -> (period or None, bucket, entries, unmeasured)
 
@@ -138,7 +141,18 @@ class Vfs:
         return layout.directory_names(snap.children(path), root=(path == "/"))
 
     def components_of(self, path: str) -> tuple:
-        """Where a node is below the server's top, as listed (a clashing directory has CLASH_MARK)."""
+        """Where a node is below the server's top, as listed (a clashing directory has CLASH_MARK).
+        Kept per snapshot: every open of a file asks for its directory's."""
+        generation, known = self._components
+        if generation != self.snapshot.generation:
+            known = {}
+            self._components = (self.snapshot.generation, known)
+        found = known.get(path)
+        if found is None:
+            found = known[path] = self._components_uncached(path)
+        return found
+
+    def _components_uncached(self, path: str) -> tuple:
         parts, parent = [], "/"
         for name in layout.node_components(path):
             if parent == "/":
@@ -270,35 +284,65 @@ class Vfs:
 
         `ls -l` looks up each file of a directory in turn, `grep -r --include='*.out'` opens each output:
         one round trip for all of them (the worker reads scripts, jobs and outputs from disk where it
-        can) instead of one each.  Once per directory, kinds, snapshot and refresh interval, so a file
+        can) instead of one each.  Once per directory, kind, snapshot and refresh interval, so a file
         the batch left out is not asked for again and again.
         """
-        key = self._batch_key(components, kinds)
-        pending = self._measured.get(key)
-        if pending is not None:
-            await pending.wait()  # being read (a read-ahead, say): wait for it rather than ask again
-            return
-        await self._read_batch(components, kinds, self._claim(key))
+        pending = [self._measured[key] for key in self._batch_keys(components, kinds) if key in self._measured]
+        unclaimed = self._unclaimed(components, kinds)
+        if unclaimed:
+            await self._read_batch(components, unclaimed, self._claim(components, unclaimed))
+        for done in pending:
+            await done.wait()  # being read (a read-ahead, say): wait for it rather than ask again
 
-    def _batch_key(self, components: tuple, kinds: Sequence[str]) -> tuple:
-        """A directory's batch of these kinds is read once per snapshot and refresh interval."""
-        return (self.snapshot.generation, components, tuple(kinds), int(time.monotonic() / self.refresh))
+    def _batch_keys(self, components: tuple, kinds: Sequence[str]) -> list:
+        """A directory's files of one kind are read once per snapshot and refresh interval."""
+        interval = int(time.monotonic() / self.refresh)
+        return [(self.snapshot.generation, components, kind, interval) for kind in kinds]
 
-    def _claim(self, key: tuple) -> trio.Event:
-        """Mark a batch as being read; whoever else wants it waits for the event."""
-        done = self._measured[key] = trio.Event()
+    def _unclaimed(self, components: tuple, kinds: Sequence[str]) -> tuple:
+        return tuple(kind for kind, key in zip(kinds, self._batch_keys(components, kinds))
+                     if key not in self._measured)
+
+    def _claim(self, components: tuple, kinds: Sequence[str]) -> trio.Event:
+        """Mark a directory's kinds as being read; whoever else wants them waits for the event."""
+        done = trio.Event()
+        for key in self._batch_keys(components, kinds):
+            self._measured[key] = done
         return done
 
-    def _read_ahead(self, components: tuple, kinds: tuple) -> None:
-        """Start reading the next directory's files of these kinds in the background: `cat` and `grep -r`
-        go through the tree in listing order, and the worker reads one directory while the mount serves
-        the one before.  One directory ahead only, and only when a reader arrives."""
+    def _read_ahead(self, components: tuple) -> None:
+        """Start reading the next directory's files of the kinds read lately, in one call, in the
+        background: `cat`, `grep -r` and backups go through the tree in listing order, and the worker
+        reads one directory while the mount serves the one before.  (A backup reads scripts and outputs:
+        both at once, so that the reader never waits behind a read-ahead of the other kind.)  One
+        directory with such files ahead only (a suite's own directory has none: the next one), and only
+        when a reader arrives."""
+        now = time.monotonic()
+        lately = tuple(kind for kind, when in self._kinds_read.items() if now - when < self.refresh)
+        asked = (components, lately, int(now / self.refresh), self.snapshot.generation)
+        if asked == self._read_ahead_from:
+            return  # the reader of a directory opens file after file: one look ahead is enough
+        self._read_ahead_from = asked
         following = self._next_directory(components)
-        if following is None:
+        for _ in range(self.READ_AHEAD_SKIPS):
+            if following is None or self._has_files(following, lately):
+                break
+            following = self._next_directory(following)
+        if following is None or self.status.reachable is False:
             return
-        key = self._batch_key(following, kinds)
-        if key not in self._measured and self.status.reachable is not False:  # claimed now: started once
-            trio.lowlevel.spawn_system_task(self._quietly, self._read_batch, following, kinds, self._claim(key))
+        kinds = self._unclaimed(following, lately)
+        if kinds:  # claimed now: started once
+            trio.lowlevel.spawn_system_task(self._quietly, self._read_batch, following, kinds,
+                                            self._claim(following, kinds))
+
+    #: How many directories without files of the kinds (suites, families of families) a read-ahead passes.
+    READ_AHEAD_SKIPS = 8
+
+    def _has_files(self, components: tuple, kinds: Sequence[str]) -> bool:
+        try:
+            return any(n.file in kinds for n in self.names(components).values() if n.kind is Kind.TASK_FILE)
+        except (NotFound, NotADir):
+            return False
 
     @staticmethod
     async def _quietly(fn, *args) -> None:
@@ -396,13 +440,16 @@ class Vfs:
         if entry.file not in node.files:
             raise NotFound(entry.name)
         key = self._content_key(node, entry.file)
-        directory = self.components_of(node.path)[:-1]
+        directory = self.components_of(node.path.rpartition("/")[0] or "/")
+        self._kinds_read[entry.file] = time.monotonic()
         if key not in self._contents:  # a reader of one file of a directory reads the others next
             await self._measure_directory(directory, (entry.file,))
-        self._read_ahead(directory, (entry.file,))
-        data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file),
-                                   local=self._local_reads)
-        self._check_listed_size(node.path, entry.file, data)
+        self._read_ahead(directory)
+        data = self._contents.get(key)
+        if data is None:  # (cached data had its size checked when it came)
+            data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file),
+                                       local=self._local_reads)
+            self._check_listed_size(node.path, entry.file, data)
         return data
 
     def _check_listed_size(self, path: str, kind: str, data: bytes) -> None:

@@ -222,9 +222,58 @@ def test_reading_a_directory_reads_the_next_one_ahead():
         fake.calls.clear()
         for t in range(3):  # already there: no server call for g
             assert await vfs.content(await vfs.lookup(("s", "g"), f"t{t}.ecf")) == f"g{t}\n".encode()
+
         assert [c[0] for c in fake.calls if c[0] != "read_many" or "/s/g/t0" in dict(c[1])] == []
         await trio.sleep(0.05)
         assert [sorted(p for p, _ in c[1]) for c in fake.calls] == [["/s/h/t0", "/s/h/t1", "/s/h/t2"]]  # one ahead
+    run(main)
+
+
+def test_read_ahead_brings_every_kind_read_lately_in_one_call():
+    """A backup reads scripts and outputs in turn: the next directory's come together, in one call, so
+    that a reader of outputs never waits behind a read-ahead of scripts."""
+    async def main():
+        fake = FakeBackend()
+        fake.add("/s")
+        for family in ("f", "g", "h"):
+            fake.add(f"/s/{family}", "family")
+            for t in range(3):
+                fake.add(f"/s/{family}/t{t}", state="complete",
+                         files={"ecf": f"{family}{t}\n".encode(), "out": f"out {family}{t}\n".encode()})
+        _, vfs = await mounted(fake)
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t0.ecf")) == b"f0\n"
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t0.out")) == b"out f0\n"
+        await trio.sleep(0.05)
+        fake.calls.clear()
+        assert await vfs.content(await vfs.lookup(("s", "g"), "t0.ecf")) == b"g0\n"
+        await trio.sleep(0.05)  # the read-ahead of h runs
+        for_h = [sorted(c[1]) for c in fake.calls if c[0] == "read_many" and ("/s/h/t0", "ecf") in c[1]]
+        assert for_h == [sorted((f"/s/h/t{t}", kind) for t in range(3) for kind in ("ecf", "out"))]
+        fake.calls.clear()
+        for t in range(3):  # h's scripts and outputs are there: no call at all
+            for kind in ("ecf", "out"):
+                data = await vfs.content(await vfs.lookup(("s", "h"), f"t{t}.{kind}"))
+                assert data == (f"h{t}\n" if kind == "ecf" else f"out h{t}\n").encode()
+        assert fake.calls == []
+    run(main)
+
+
+def test_read_ahead_passes_directories_without_such_files():
+    """After the last family of a suite comes the next suite's own directory (no tasks): the read-ahead
+    goes on to its first family, where the reader will want files next."""
+    async def main():
+        fake = FakeBackend()
+        for suite in ("s", "u"):
+            fake.add(f"/{suite}")
+            fake.add(f"/{suite}/f", "family")
+            for t in range(3):
+                fake.add(f"/{suite}/f/t{t}", state="complete", files={"ecf": f"{suite}{t}\n".encode()})
+        _, vfs = await mounted(fake)
+        fake.calls.clear()
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t0.ecf")) == b"s0\n"
+        await trio.sleep(0.05)  # the read-ahead runs
+        batches = [sorted(p for p, _ in c[1]) for c in fake.calls if c[0] == "read_many"]
+        assert batches == [["/s/f/t0", "/s/f/t1", "/s/f/t2"], ["/u/f/t0", "/u/f/t1", "/u/f/t2"]]
     run(main)
 
 
