@@ -55,6 +55,10 @@ class Inodes:
             raise pyfuse3.FUSEError(errno.ENOENT) from None
 
 
+#: Flags of an open() that would change a file: only control files take them.
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND
+
+
 class Operations(pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False
@@ -83,7 +87,10 @@ class Operations(pyfuse3.Operations):
     # ---- helpers ---------------------------------------------------------------------------------
     async def _use(self):
         for refresher in self.refreshers:
-            await refresher.touch()
+            if refresher.idle:
+                await refresher.touch()  # wakes it, and waits (briefly) for a fresh view
+            else:
+                refresher.last_use = time.monotonic()  # every call comes here: no coroutine for it
 
     def _attrs(self, path: tuple, entry: Entry, told: bool = True) -> pyfuse3.EntryAttributes:
         """The attributes of an entry; `told`: they go to the kernel now (else readdir records it)."""
@@ -234,24 +241,30 @@ class Operations(pyfuse3.Operations):
         await self._use()
         with errors():
             path = self.inodes.path(inode)
+            # the files of a backup or `grep -r`, read ahead: no further lookup (10,000 opens add up)
+            found = None if flags & WRITE_FLAGS else self.tree.cached_file(path)
+            if found is not None:
+                return self._open_content(inode, *found)
             entry = await self._entry(path)
             if entry.is_dir:
                 raise IsADirectoryError(path)
-            if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND):
+            if flags & WRITE_FLAGS:
                 return self._open_control(path, entry.kind, ctx)
             if entry.kind is Kind.EVENTS:  # read as it grows (tail -f), never pinned
                 fh = self._new_fh()
                 self._logs[fh] = self.tree.event_log(entry)
                 return pyfuse3.FileInfo(fh=fh, direct_io=True)
-            data = await self.tree.content(entry)
-            resized = self._reported.get(inode, len(data)) != len(data)
-            if resized:  # the kernel holds an older size: read past it directly, and let it forget it
-                self._reported[inode] = len(data)
-                trio.lowlevel.spawn_system_task(invalidate_attrs, inode)
-            fh = self._new_fh()
-            self._files[fh] = data  # one consistent content for the life of this handle
-            self._opened[fh] = (inode, entry if entry.size == len(data) else entry._replace(size=len(data)))
-            return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
+            return self._open_content(inode, entry, await self.tree.content(entry))
+
+    def _open_content(self, inode: int, entry: Entry, data: bytes) -> pyfuse3.FileInfo:
+        resized = self._reported.get(inode, len(data)) != len(data)
+        if resized:  # the kernel holds an older size: read past it directly, and let it forget it
+            self._reported[inode] = len(data)
+            trio.lowlevel.spawn_system_task(invalidate_attrs, inode)
+        fh = self._new_fh()
+        self._files[fh] = data  # one consistent content for the life of this handle
+        self._opened[fh] = (inode, entry if entry.size == len(data) else entry._replace(size=len(data)))
+        return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     async def read(self, fh, off, size):
         log = self._logs.get(fh)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping, Optional
+from typing import Mapping, NamedTuple, Optional
 
 TASK_KINDS = ("task", "alias")
 
 
-@dataclass(frozen=True)
-class FileStat:
-    """A server-provided file that exists: its served size when known without reading it, and mtime."""
+class FileStat(NamedTuple):
+    """A server-provided file that exists: its served size when known without reading it, and mtime.
+    (A tuple: it is part of the key of every cached content, hashed at every open.)"""
 
     size: Optional[int]
     mtime: float

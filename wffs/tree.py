@@ -6,7 +6,7 @@ server's layout under MNT/<name>/ and adds MNT/.events, the event logs of all se
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 from wffs import layout
 from wffs.events import EventLog
@@ -68,6 +68,19 @@ class Tree:
         server, vfs, inside = self.route(components)
         entry = await vfs.lookup(inside, file_name)
         return entry if self.single else entry._replace(server=server)
+
+    def cached_file(self, path: Sequence[str]) -> Optional[tuple[Entry, bytes]]:
+        """(entry, content) of a task file whose content is at hand, else None (see Vfs.cached_file)."""
+        if len(path) < (1 if self.single else 2):
+            return None
+        try:
+            server, vfs, inside = self.route(path[:-1])
+        except NotFound:
+            return None
+        found = vfs.cached_file(inside, path[-1])
+        if found is None or self.single:
+            return found
+        return found[0]._replace(server=server), found[1]
 
     def vfs_of(self, entry: Entry) -> Vfs:
         if self.single:

@@ -189,3 +189,16 @@ def test_single_server_mount_keeps_no_merged_log():
         await server_changed(SimpleNamespace(invalidate=invalidate, want_listings=lambda prefix: None), tree, "local")(await vfs.refresh_once())
         assert len(tree.events) == 0 and len(vfs.events) > 0
     run(main)
+
+
+def test_a_cached_file_is_what_lookup_and_content_give_with_its_server():
+    async def main():
+        tree, _ = await several("one", "two")
+        assert tree.cached_file(("two", "s_two", "t.ecf")) is None  # not read yet
+        entry = await tree.lookup(("two", "s_two"), "t.ecf")
+        data = await tree.content(entry)
+        assert tree.cached_file(("two", "s_two", "t.ecf")) == (entry, data) and entry.server == "two"
+        for nothing in [(), ("two",), ("three", "s_two", "t.ecf"), ("two", "nowhere", "t.ecf"),
+                        ("two", "s_two", "t.com"), ("two", "s_two", "t.nope"), ("two", "s_two", "t.ecf", "x")]:
+            assert tree.cached_file(nothing) is None, nothing  # the slow path says why
+    run(main)
