@@ -58,9 +58,9 @@ def plot(doc: dict, path: str) -> None:
         nfiles = tree.get("scripts", 0) + tree.get("outputs", 0)
         bars = []
         if client.get("cli_per_file"):
-            bars.append(("ecflow_client\nper file", client["cli_per_file"]["ms_per_file"], "#b22"))
+            bars.append(("ecflow_client\nper file, cold", client["cli_per_file"]["ms_per_file"], "#b22"))
         if client.get("python_get_file"):
-            bars.append(("get_file\nloop", client["python_get_file"]["ms_per_file"], "#e88"))
+            bars.append(("get_file\nloop, cold", client["python_get_file"]["ms_per_file"], "#e88"))
         for backend, phase, label, color in SERIES:
             e = r.get("commands", {}).get(backend, {}).get("backup")
             if e and nfiles:
