@@ -204,21 +204,35 @@ def test_server_nodes_lists_every_node_with_its_state_and_status_file():
     run(main)
 
 
+def families(*paths: str, kinds=("ecf",)) -> FakeBackend:
+    """A server with complete tasks t0-t2 in each family ('/s/f'), with files of these kinds that say
+    whose they are: b'f0\\n' is /s/f/t0's script, b'out f0\\n' its output."""
+    fake = FakeBackend()
+    for path in paths:
+        suite, family = path.strip("/").split("/")
+        if f"/{suite}" not in fake.nodes:
+            fake.add(f"/{suite}")
+        fake.add(path, "family")
+        for t in range(3):
+            fake.add(f"{path}/t{t}", state="complete",
+                     files={k: (f"{family}{t}\n" if k == "ecf" else f"{k} {family}{t}\n").encode() for k in kinds})
+    return fake
+
+
+def batches(fake: FakeBackend) -> list:
+    """The paths of each read_many call so far."""
+    return [sorted(p for p, _ in c[1]) for c in fake.calls if c[0] == "read_many"]
+
+
 def test_reading_a_directory_reads_the_next_one_ahead():
     """`cat` of every file in find's order: the next directory's files of the kind come in the background."""
     async def main():
-        fake = FakeBackend()
-        fake.add("/s")
-        for family in ("f", "g", "h"):
-            fake.add(f"/s/{family}", "family")
-            for t in range(3):
-                fake.add(f"/s/{family}/t{t}", state="complete", files={"ecf": f"{family}{t}\n".encode()})
+        fake = families("/s/f", "/s/g", "/s/h")
         _, vfs = await mounted(fake)
         fake.calls.clear()
         assert await vfs.content(await vfs.lookup(("s", "f"), "t0.ecf")) == b"f0\n"
         await trio.sleep(0.05)  # the read-ahead runs
-        batches = [sorted(p for p, _ in c[1]) for c in fake.calls if c[0] == "read_many"]
-        assert batches == [["/s/f/t0", "/s/f/t1", "/s/f/t2"], ["/s/g/t0", "/s/g/t1", "/s/g/t2"]]
+        assert batches(fake) == [["/s/f/t0", "/s/f/t1", "/s/f/t2"], ["/s/g/t0", "/s/g/t1", "/s/g/t2"]]
         fake.calls.clear()
         for t in range(3):  # already there: no server call for g
             assert await vfs.content(await vfs.lookup(("s", "g"), f"t{t}.ecf")) == f"g{t}\n".encode()
@@ -233,13 +247,7 @@ def test_read_ahead_brings_every_kind_read_lately_in_one_call():
     """A backup reads scripts and outputs in turn: the next directory's come together, in one call, so
     that a reader of outputs never waits behind a read-ahead of scripts."""
     async def main():
-        fake = FakeBackend()
-        fake.add("/s")
-        for family in ("f", "g", "h"):
-            fake.add(f"/s/{family}", "family")
-            for t in range(3):
-                fake.add(f"/s/{family}/t{t}", state="complete",
-                         files={"ecf": f"{family}{t}\n".encode(), "out": f"out {family}{t}\n".encode()})
+        fake = families("/s/f", "/s/g", "/s/h", kinds=("ecf", "out"))
         _, vfs = await mounted(fake)
         assert await vfs.content(await vfs.lookup(("s", "f"), "t0.ecf")) == b"f0\n"
         assert await vfs.content(await vfs.lookup(("s", "f"), "t0.out")) == b"out f0\n"
@@ -285,18 +293,12 @@ def test_read_ahead_passes_directories_without_such_files():
     """After the last family of a suite comes the next suite's own directory (no tasks): the read-ahead
     goes on to its first family, where the reader will want files next."""
     async def main():
-        fake = FakeBackend()
-        for suite in ("s", "u"):
-            fake.add(f"/{suite}")
-            fake.add(f"/{suite}/f", "family")
-            for t in range(3):
-                fake.add(f"/{suite}/f/t{t}", state="complete", files={"ecf": f"{suite}{t}\n".encode()})
+        fake = families("/s/f", "/u/f")
         _, vfs = await mounted(fake)
         fake.calls.clear()
-        assert await vfs.content(await vfs.lookup(("s", "f"), "t0.ecf")) == b"s0\n"
+        assert await vfs.content(await vfs.lookup(("s", "f"), "t0.ecf")) == b"f0\n"
         await trio.sleep(0.05)  # the read-ahead runs
-        batches = [sorted(p for p, _ in c[1]) for c in fake.calls if c[0] == "read_many"]
-        assert batches == [["/s/f/t0", "/s/f/t1", "/s/f/t2"], ["/u/f/t0", "/u/f/t1", "/u/f/t2"]]
+        assert batches(fake) == [["/s/f/t0", "/s/f/t1", "/s/f/t2"], ["/u/f/t0", "/u/f/t1", "/u/f/t2"]]
     run(main)
 
 
