@@ -87,10 +87,8 @@ class Operations(pyfuse3.Operations):
     # ---- helpers ---------------------------------------------------------------------------------
     async def _use(self):
         for refresher in self.refreshers:
-            if refresher.idle:
-                await refresher.touch()  # wakes it, and waits (briefly) for a fresh view
-            else:
-                refresher.last_use = time.monotonic()  # every call comes here: no coroutine for it
+            if refresher.use():
+                await refresher.fresh()
 
     def _attrs(self, path: tuple, entry: Entry, told: bool = True) -> pyfuse3.EntryAttributes:
         """The attributes of an entry; `told`: they go to the kernel now (else readdir records it)."""

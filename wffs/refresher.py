@@ -30,14 +30,20 @@ class Refresher:
         self.first_done = trio.Event()  # the first view has been asked for (answered or failed)
         self.idle = False
 
-    async def touch(self) -> None:
-        """Record a use; after an idle spell, wait (up to one interval) for the first fresh view."""
+    def use(self) -> bool:
+        """Record a use (every file-system call: no coroutine); True if the refresher was idle and is woken
+        now, in which case the caller awaits fresh()."""
         self.last_use = time.monotonic()
-        if self.idle:
-            self.idle = False
-            self._wake.set()
-            with trio.move_on_after(self.interval):
-                await self._done.wait()
+        if not self.idle:
+            return False
+        self.idle = False
+        self._wake.set()
+        return True
+
+    async def fresh(self) -> None:
+        """After an idle spell, wait (up to one interval) for the first fresh view."""
+        with trio.move_on_after(self.interval):
+            await self._done.wait()
 
     async def refresh(self) -> None:
         changed = await self.vfs.refresh_once()
