@@ -310,15 +310,17 @@ class Vfs:
             self._measured[key] = done
         return done
 
-    def _read_ahead(self, components: tuple) -> None:
-        """Start reading the next directory's files of the kinds read lately, in one call, in the
+    def _read_ahead(self, components: tuple, kind: str) -> None:
+        """A reader is in this directory, reading a file of this kind (noted as read lately).
+
+        Start reading the next directory's files of the kinds read lately, in one call, in the
         background: `cat`, `grep -r` and backups go through the tree in listing order, and the worker
         reads one directory while the mount serves the one before.  (A backup reads scripts and outputs:
         both at once, so that the reader never waits behind a read-ahead of the other kind.)  One
         directory with such files ahead only (a suite's own directory has none: the next one), and only
         when a reader arrives."""
-        now = time.monotonic()
-        lately = tuple(kind for kind, when in self._kinds_read.items() if now - when < self.refresh)
+        now = self._kinds_read[kind] = time.monotonic()
+        lately = tuple(k for k, when in self._kinds_read.items() if now - when < self.refresh)
         asked = (components, lately, int(now / self.refresh), self.snapshot.generation)
         if asked == self._read_ahead_from:
             return  # the reader of a directory opens file after file: one look ahead is enough
@@ -432,8 +434,7 @@ class Vfs:
         data = self._contents.get(self._content_key(node, name.file))
         if data is None:
             return None
-        self._kinds_read[name.file] = time.monotonic()
-        self._read_ahead(components)
+        self._read_ahead(components, name.file)
         entry = self.entry(name, node)
         return (entry if entry.size == len(data) else entry._replace(size=len(data))), data
 
@@ -462,12 +463,11 @@ class Vfs:
             raise NotFound(entry.name)
         key = self._content_key(node, entry.file)
         directory = self.components_of(node.path.rpartition("/")[0] or "/")
-        self._kinds_read[entry.file] = time.monotonic()
         data = self._contents.get(key)
         if data is None:  # a reader of one file of a directory reads the others next
             await self._measure_directory(directory, (entry.file,))
             data = self._contents.get(key)
-        self._read_ahead(directory)
+        self._read_ahead(directory, entry.file)
         if data is None:  # (cached data had its size checked when it came)
             data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file),
                                        local=self._local_reads)
