@@ -27,7 +27,7 @@ from typing import Optional
 import ecflow
 
 from wffs.backend import credentials, ecf_script, ecflow_att, ecflow_why, protocol
-from wffs.backend.capped import read_head, served_size, truncate
+from wffs.backend.capped import read_capped, read_head, served_size, truncate
 from wffs.backend.protocol import Missing, Unavailable
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
@@ -325,14 +325,14 @@ class EcflowSession:
             local = known[kind]  # found at the node's last record: no lookup
         else:
             local = self.local_path(self.known_node(path), kind)
-        if local:
+        if local and kind != "man":
+            return read_capped(local, self.max_file_size)
+        if local:  # the manual, from the script's head
             try:
-                data, size = read_head(local, self.max_file_size)
+                script, _size = read_head(local, self.max_file_size)
             except OSError as e:
                 raise Missing(f"{local}: {e.strerror}") from None
-            if kind != "man":
-                return truncate(data, self.max_file_size, size)
-            manual = self.local_manual(self.known_node(path), local, data)
+            manual = self.local_manual(self.known_node(path), local, script)
             if manual is not None:
                 return truncate(manual, self.max_file_size)
         return truncate(self.server_bytes(path, FILE_TYPES[kind]), self.max_file_size)
