@@ -69,18 +69,10 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
         with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGHUP) as signals:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(stop_on_signal, signals, nursery.cancel_scope)
-                nursery.start_soon(ops.build_listings)
                 for refresher, vfs in zip(ops.refreshers, tree.servers.values()):
                     nursery.start_soon(refresher.run)
                     nursery.start_soon(vfs.mirrors.run)
-                # the first view of every server before anyone can look; a server that hangs is not
-                # waited for (its directory says why in .server/status meanwhile)
-                with trio.move_on_after(max(timeout, 1.0) + 1.0):
-                    for refresher in ops.refreshers:
-                        await refresher.first_done.wait()
-                # the first tree's listings before anyone looks (0.3 s at 10,000 tasks): the first `find`
-                # or `ls -lR` then costs what it costs on a static file system; later ones in the background
-                await ops.build_wanted_listings()
+                await first_view(ops, nursery, timeout)
                 pyfuse3.init(ops, mountpoint, fuse_options(options, fsname))
                 try:
                     await pyfuse3.main()
@@ -93,6 +85,19 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
                     await backend.close()
 
     trio.run(main)
+
+
+async def first_view(ops: Operations, nursery, timeout: float) -> None:
+    """Before the mount answers: every server's first view (a server that hangs is not waited for; its
+    directory says why in .server/status meanwhile) and its listings (0.3 s at 10,000 tasks), so that the
+    first `find` or `ls -lR` costs what it costs on a static file system.  Only then the builder of later
+    listings starts: started before, it could take the first ones and build them in the background, one
+    directory per turn, while the mount already answered (trio runs woken tasks in either order)."""
+    with trio.move_on_after(max(timeout, 1.0) + 1.0):
+        for refresher in ops.refreshers:
+            await refresher.first_done.wait()
+    await ops.build_wanted_listings()
+    nursery.start_soon(ops.build_listings)
 
 
 def server_changed(ops: Operations, tree: Tree, name: str):
