@@ -81,10 +81,26 @@ def _has_directives(path: str) -> Optional[bool]:
 def manual_of(script: bytes, *, script_dir: str, include_dirs: Iterable[str], ecf_home: str,
               micro: str = "%") -> Optional[bytes]:
     """The manual exactly as the server would return it, or None when only the server can tell."""
-    if micro != "%":
+    parsed = parse(script) if micro == "%" else None
+    if parsed is None or not includes_harmless(parsed[1], script_dir=script_dir, include_dirs=include_dirs,
+                                               ecf_home=ecf_home):
         return None
+    return parsed[0]
+
+
+def includes_harmless(includes: Iterable[bytes], *, script_dir: str, include_dirs: Iterable[str],
+                      ecf_home: str) -> bool:
+    """Whether every `%include` argument names only files without directives (nothing for a manual)."""
     include_dirs = tuple(include_dirs)
-    manual, section = [], None  # section: None, b"manual" or b"comment"
+    return all(harmless_include(include_candidates(argument, script_dir, include_dirs, ecf_home))
+               for argument in includes)
+
+
+def parse(script: bytes) -> Optional[tuple[bytes, tuple[bytes, ...]]]:
+    """What the script alone says: (its manual, the arguments of its `%include`s) when it holds only
+    directives a manual can be taken past, else None.  Whether the includes are harmless is the
+    caller's to check (includes_harmless): they are other files, which can change on their own."""
+    manual, includes, section = [], [], None  # section: None, b"manual" or b"comment"
     for line in script.split(b"\n"):
         name, argument = directive(line)
         if name is None:
@@ -102,10 +118,9 @@ def manual_of(script: bytes, *, script_dir: str, include_dirs: Iterable[str], ec
                 return None
             section = name
         elif name == b"include" and section is None:
-            if not harmless_include(include_candidates(argument, script_dir, include_dirs, ecf_home)):
-                return None
+            includes.append(argument)
         else:
             return None
     if section is not None:
         return None  # the server refuses an unterminated section
-    return b"".join(manual)
+    return b"".join(manual), tuple(includes)
