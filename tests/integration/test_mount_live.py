@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -12,6 +13,7 @@ import time
 import pytest
 
 from wffs import mounts
+from wffs.backend import script_manuals
 
 from .mounting import ROOT, Mount, run, wait_until
 
@@ -213,6 +215,33 @@ def test_scripts_from_disk_and_from_elsewhere(scratch_server, tmp_path):
             assert local.stat().st_size == len(server)
         assert (mount.path / "s/f/a.ecf").read_bytes() == (home / "s/f/a.ecf").read_bytes()
         assert (mount.path / "s/f/b.man").read_bytes() == b"for b\n"
+
+
+def test_manuals_kept_from_an_earlier_mount_follow_an_edited_script(scratch_server, tmp_path):
+    """What a mount read of each script's manual is kept (ScriptManuals, under ~/.cache/wffs) for the next
+    mount; a script edited in between, to the same size, shows its new manual there at its size."""
+    import ecflow
+
+    home = scratch_server.home
+    (home / "s").mkdir()
+    script = home / "s/a.ecf"
+    script.write_bytes(b"%manual\nold words\n%end\necho\n")
+    defs = ecflow.Defs()
+    suite = defs.add_suite("s")
+    suite.add_variable("ECF_DUMMY_TASK", "")
+    suite.add_task("a")
+    scratch_server.client().load(defs)
+    time.sleep(script_manuals.RACY_SECONDS + 0.1)  # older than that: kept
+    env = dict(os.environ, HOME=str(tmp_path / "home"))
+    kept = tmp_path / "home/.cache/wffs/script-manuals.json"
+    with Mount.start(scratch_server.port, tmp_path / "mnt", env=env) as mount:
+        assert (mount.path / "s/a.man").read_bytes() == b"old words\n"
+    assert str(script) in json.loads(kept.read_text())["scripts"]  # written when the mount closed its worker
+    script.write_bytes(b"%manual\nnew words\n%end\necho\n")
+    with Mount.start(scratch_server.port, tmp_path / "mnt", env=env) as mount:
+        manual = mount.path / "s/a.man"
+        assert manual.stat().st_size == len(b"new words\n")
+        assert manual.read_bytes() == b"new words\n" == scratch_server.cli("--file=/s/a", "manual").stdout[:-1]
 
 
 def test_why_says_what_ecflow_client_says(scratch_server, tmp_path):

@@ -27,6 +27,7 @@ from typing import Optional
 import ecflow
 
 from wffs.backend import credentials, ecf_script, ecflow_att, ecflow_why, protocol
+from wffs.backend.script_manuals import ScriptManuals, default_file
 from wffs.backend.capped import read_capped, read_head, served_size, truncate
 from wffs.backend.protocol import Missing, Unavailable
 
@@ -110,7 +111,7 @@ class EcflowSession:
     """One client, one cached definition, and what the last delta reported per node."""
 
     def __init__(self, host: str, port: int, max_file_size: int, *, ssl: bool = False,
-                 auth: Optional[str] = None):
+                 auth: Optional[str] = None, script_manuals: Optional[str] = None):
         self.host, self.port = host, port
         self.auth_file = auth  # read when first needed, again after a failure (the user may fix it)
         self.logged_in = not auth
@@ -130,6 +131,7 @@ class EcflowSession:
         self.local_files = True
         self.version = ""
         self.inheritance = ecflow_att.Inheritance(())
+        self.manuals = ScriptManuals(script_manuals)  # what each script says of its manual, between mounts
 
     # ---- server calls -------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -190,7 +192,9 @@ class EcflowSession:
         return True
 
     def op_sync(self):
-        """A delta since the last call, None if the server has no news."""
+        """A delta since the last call, None if the server has no news.  (What the last delta learnt of
+        scripts is written here, after that delta went out: not on the way to a mount's first view.)"""
+        self.manuals.save()
         news = self.sync()
         if not news and self.changed == set():
             return None
@@ -292,6 +296,7 @@ class EcflowSession:
             return files
         local = {kind: self.local_path(node, kind, gen) for kind in ("ecf", "job", "out")}
         self.local_paths[node.get_abs_node_path()] = local  # for reads: the same until the node changes
+        script = None
         for kind, path in local.items():
             if not path:
                 files[kind] = (None, 0.0)  # the server finds the script elsewhere
@@ -301,20 +306,25 @@ class EcflowSession:
             except OSError:
                 continue
             files[kind] = (served_size(st.st_size, self.max_file_size), st.st_mtime)
+            if kind == "ecf":
+                script = st
         if "ecf" in files:  # the manual comes from the same script (local_path "man" is "ecf")
-            files["man"] = (self.manual_size(node, local["ecf"]), files["ecf"][1])
+            files["man"] = (self.manual_size(node, local["ecf"], script), files["ecf"][1])
         return files
 
-    def manual_size(self, node, script_path: str) -> Optional[int]:
-        if not script_path:
+    def manual_size(self, node, script_path: str, st: Optional[os.stat_result]) -> Optional[int]:
+        """The size of the manual as read from the script (see local_manual), None if only the server can
+        tell; the script is read only if it changed since a mount last read it (see ScriptManuals)."""
+        if st is None:
             return None
         try:
-            with open(script_path, "rb") as f:
-                script = f.read()
+            found = self.manuals.manual(script_path, st)
         except OSError:
             return None
-        manual = self.local_manual(node, script_path, script)
-        return None if manual is None else len(truncate(manual, self.max_file_size))
+        where, micro = self.script_context(node, script_path)
+        if found is None or micro != "%" or not ecf_script.includes_harmless(found[1], **where):
+            return None
+        return served_size(found[0], self.max_file_size)
 
     def op_read(self, path: str, kind: str) -> bytes:
         return self.read(path, kind)
@@ -356,13 +366,18 @@ class EcflowSession:
         return gen.get(LOCAL_PATH_VARS[kind], "")
 
     def local_manual(self, node, script_path: str, script: bytes):
+        where, micro = self.script_context(node, script_path)
+        return ecf_script.manual_of(script, micro=micro, **where)
+
+    @staticmethod
+    def script_context(node, script_path: str) -> tuple[dict, str]:
+        """Where the server looks for a script's includes, and its micro character."""
         def var(name):
             return node.find_parent_variable_sub_value(name)
 
-        include_dirs = [d for d in var("ECF_INCLUDE").split(":") if d]
-        return ecf_script.manual_of(script, script_dir=os.path.dirname(script_path),
-                                    include_dirs=include_dirs, ecf_home=var("ECF_HOME"),
-                                    micro=var("ECF_MICRO") or "%")
+        where = {"script_dir": os.path.dirname(script_path), "ecf_home": var("ECF_HOME"),
+                 "include_dirs": [d for d in var("ECF_INCLUDE").split(":") if d]}
+        return where, var("ECF_MICRO") or "%"
 
     def server_bytes(self, path: str, file_type: str) -> bytes:
         """A file as the server sends it.  The binding decodes it as UTF-8 and fails on other bytes;
@@ -513,16 +528,20 @@ def main(argv=None) -> int:
     parser.add_argument("--ssl", action="store_true")
     parser.add_argument("--user", help="the user name to connect as")
     parser.add_argument("--auth", help="JSON file with user and password")
+    parser.add_argument("--script-manuals", default=default_file(),
+                        help="file that keeps what each script says of its manual between mounts ('': none)")
     args = parser.parse_args(argv)
     private = os.environ.get(protocol.PRIVATE_DIR_ENV)
     if private:  # the mount removes it too, unless the mount itself was killed
         atexit.register(shutil.rmtree, private, True)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the binding prints goes to stderr, never into the protocol stream
-    session = EcflowSession(args.host, args.port, args.max_file_size, ssl=args.ssl, auth=args.auth)
+    session = EcflowSession(args.host, args.port, args.max_file_size, ssl=args.ssl, auth=args.auth,
+                            script_manuals=args.script_manuals or None)
     if args.user:
         session.client.set_user_name(args.user)
     protocol.serve(session, sys.stdin.buffer, answers)
+    session.manuals.save()  # the mount closed the pipe: what the last delta learnt
     return 0
 
 
