@@ -43,7 +43,7 @@ clean: stop
 	rm -rf $(VENV) $(RUN) *.egg-info
 
 # Benchmark (issue 11): wffs against tmpfs, the FUSE floor and the ecflow_client way; needs root.
-# Options: make bench BENCH_ARGS='--scale 1k --scale 10k --idle-seconds 60 --out run/bench'
+# Options: make bench BENCH_ARGS='--scale 1k --scale 10k --idle-seconds 60 --rounds 3 --out run/bench'
 .PHONY: bench-setup
 bench-setup: setup
 	@$(PY) -c 'import matplotlib' 2>/dev/null || $(PY) -m pip install -q --disable-pip-version-check matplotlib \

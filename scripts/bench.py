@@ -291,6 +291,15 @@ def fmt_ms(x: Optional[float]) -> str:
     return "-" if x is None else f"{x:.3f}"
 
 
+def spread_ms(way: Dict[str, Any]) -> str:
+    """The cold rounds of a client way, in ms a file (the median is the figure printed before)."""
+    rounds = way.get("rounds_seconds") or []
+    per = way.get("sampled") or way.get("files")
+    if len(rounds) < 2 or not per:
+        return ""
+    return "; rounds " + " ".join(f"{1000 * x / per:.3g}" for x in rounds)
+
+
 def fmt_x(x: Optional[float]) -> str:
     if x is None:
         return "-"
@@ -345,8 +354,10 @@ def stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]
 class FuseProc:
     """A FUSE file system run as a subprocess (wffs or the floor), mounted on mnt, always torn down."""
 
-    def __init__(self, label: str, argv: List[str], mnt: Path, log: Path, cwd: Path = ROOT):
+    def __init__(self, label: str, argv: List[str], mnt: Path, log: Path, cwd: Path = ROOT,
+                 env: Optional[Dict[str, str]] = None):
         self.label, self.argv, self.mnt, self.log, self.cwd = label, argv, Path(mnt), Path(log), Path(cwd)
+        self.env = env or {}
         self.proc: Optional[subprocess.Popen] = None
         self.mount_seconds: Optional[float] = None
         self.worker: Optional[int] = None
@@ -361,8 +372,8 @@ class FuseProc:
         self.after_drop, DROPPED[0] = DROPPED[0], False
         started = time.perf_counter()
         with open(self.log, "ab") as log:
-            env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(self.cwd),
-                                                                            os.environ.get("PYTHONPATH")])))
+            env = dict(os.environ, **self.env,
+                       PYTHONPATH=os.pathsep.join(filter(None, [str(self.cwd), os.environ.get("PYTHONPATH")])))
             self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         CLEANUP.fuse.append(self)
@@ -427,8 +438,9 @@ class FuseProc:
 
 
 class ScaleRun:
-    def __init__(self, scale: str, out: Path, idle_seconds: float, wffs_tree: Path = ROOT):
+    def __init__(self, scale: str, out: Path, idle_seconds: float, wffs_tree: Path = ROOT, rounds: int = 3):
         self.wffs_tree = wffs_tree
+        self.rounds = rounds
         self.scale = scale
         self.suites, self.families, self.tasks_per = SCALES[scale]
         self.ntasks = self.suites * self.families * self.tasks_per
@@ -438,7 +450,7 @@ class ScaleRun:
         self.cmd_timeout = max(120.0, 40.0 * self.k)
         self.mount_timeout = max(60.0, 6.0 * self.k)
         self.server: Optional[EcflowServer] = None
-        self.r: Dict[str, Any] = {"scale": scale, "tasks": self.ntasks, "mounts": [], "notes": []}
+        self.r: Dict[str, Any] = {"scale": scale, "tasks": self.ntasks, "mounts": [], "notes": [], "rounds": rounds}
         self.plans = []
         self.mount_count = 0
 
@@ -481,7 +493,9 @@ class ScaleRun:
             argv = [PY, "-c", COUNTING_WRAPPER, str(counted)] + tail
         else:
             argv = [PY, "-m", "wffs.cli"] + tail
-        return FuseProc(f"wffs[{name}]", argv, mnt, log, cwd=self.wffs_tree)
+        # a HOME of this run's own: what wffs keeps between mounts (~/.cache/wffs) starts empty with the run,
+        # so its first mount (the tmpfs copy) reads every script, as a user's first mount of a server does
+        return FuseProc(f"wffs[{name}]", argv, mnt, log, cwd=self.wffs_tree, env={"HOME": str(self.dir / "user")})
 
     def floor(self, name: str, counts: Path) -> FuseProc:
         mnt = self.dir / f"mnt-floor-{name}"
@@ -537,74 +551,91 @@ class ScaleRun:
                                    f"{res['err'][:200]}")
         return res
 
-    def battery_tmpfs(self) -> Dict[str, Any]:
+    def battery(self, one_round: Callable[..., Dict[str, Any]]) -> Dict[str, Any]:
+        """Every command, self.rounds times in a row (a fresh mount each), as the median round (see
+        median_round); the tar archive's members are listed in the first round only."""
         results = {}
         for name, template, _ in COMMANDS:
-            dropped = drop_caches()
-            cold = self.run_command(name, template, self.tmpfs)
-            warm = self.run_command(name, template, self.tmpfs)
-            results[name] = {"cold": cold, "warm": warm, "dropped_caches": dropped}
-        results["tar"]["manifest"] = manifest(self.tmpfs, self.cmd_timeout)
+            rounds = [one_round(name, template, first=(i == 0)) for i in range(self.rounds)]
+            results[name] = median_round(rounds)
+            if name == "tar":
+                results[name]["manifest"] = rounds[0]["manifest"]
         return results
+
+    def battery_tmpfs(self) -> Dict[str, Any]:
+        return self.battery(self.round_tmpfs)
+
+    def round_tmpfs(self, name: str, template: str, first: bool) -> Dict[str, Any]:
+        dropped = drop_caches()
+        cold = self.run_command(name, template, self.tmpfs)
+        warm = self.run_command(name, template, self.tmpfs)
+        entry = {"cold": cold, "warm": warm, "dropped_caches": dropped}
+        if name == "tar" and first:
+            entry["manifest"] = manifest(self.tmpfs, self.cmd_timeout)
+        return entry
 
     def battery_floor(self) -> Dict[str, Any]:
-        results = {}
-        for name, template, _ in COMMANDS:
-            counts = self.dir / "logs" / f"floor-{name}.counts.json"
-            fp = self.floor(name, counts).start(self.mount_timeout)
-            dropped = drop_caches()
-            cold = self.run_command(name, template, fp.mnt)
-            ops_cold = signal_counts(fp, counts)
-            warm = self.run_command(name, template, fp.mnt)
-            ops_all = signal_counts(fp, counts)
-            entry = {"cold": cold, "warm": warm, "dropped_caches": dropped, "mount_seconds": fp.mount_seconds,
-                     "ops_cold": ops_cold, "ops_warm": subtract(ops_all, ops_cold)}
-            if name == "tar":
-                entry["manifest"] = manifest(fp.mnt, self.cmd_timeout)
-            self.note_mount(fp, f"floor {name}")
-            fp.stop()
-            results[name] = entry
-            progress(f"{self.scale}:   floor {name}: cold {fmt_s(cold['seconds'])} s, warm {fmt_s(warm['seconds'])} s")
-        return results
+        return self.battery(self.round_floor)
+
+    def round_floor(self, name: str, template: str, first: bool) -> Dict[str, Any]:
+        counts = self.dir / "logs" / f"floor-{name}.counts.json"
+        fp = self.floor(name, counts).start(self.mount_timeout)
+        dropped = drop_caches()
+        cold = self.run_command(name, template, fp.mnt)
+        ops_cold = signal_counts(fp, counts)
+        warm = self.run_command(name, template, fp.mnt)
+        ops_all = signal_counts(fp, counts)
+        entry = {"cold": cold, "warm": warm, "dropped_caches": dropped, "mount_seconds": fp.mount_seconds,
+                 "ops_cold": ops_cold, "ops_warm": subtract(ops_all, ops_cold)}
+        if name == "tar" and first:
+            entry["manifest"] = manifest(fp.mnt, self.cmd_timeout)
+        self.note_mount(fp, f"floor {name}")
+        fp.stop()
+        progress(f"{self.scale}:   floor {name}: cold {fmt_s(cold['seconds'])} s, warm {fmt_s(warm['seconds'])} s")
+        return entry
 
     def battery_wffs(self) -> Dict[str, Any]:
-        results = {}
-        for name, template, _ in COMMANDS:
-            s0 = stats_snapshot(self.server)
-            fp = self.wffs(f"cmd-{name}").start(self.mount_timeout)
-            s1 = stats_snapshot(self.server)
-            dropped = drop_caches()
-            cold = self.run_command(name, template, fp.mnt)
-            s2 = stats_snapshot(self.server)
-            warm = self.run_command(name, template, fp.mnt)
-            s3 = stats_snapshot(self.server)
-            entry = {"cold": cold, "warm": warm, "dropped_caches": dropped, "mount_seconds": fp.mount_seconds,
-                     "server_mount": stats_delta(s0, s1), "server_cold": stats_delta(s1, s2),
-                     "server_warm": stats_delta(s2, s3)}
-            if name == "tar":
-                entry["manifest"] = manifest(fp.mnt, self.cmd_timeout)
-            entry["rss"] = fp.peak_rss()
-            self.note_mount(fp, f"wffs {name}")
-            fp.stop()
-            results[name] = entry
-            progress(f"{self.scale}:   wffs {name}: cold {fmt_s(cold['seconds'])} s, warm {fmt_s(warm['seconds'])} s"
-                     f" (mount {fp.mount_seconds:.2f} s; server requests cold: "
-                     f"{sum(entry['server_cold']['requests'].values())})")
-        return results
+        return self.battery(self.round_wffs)
+
+    def round_wffs(self, name: str, template: str, first: bool) -> Dict[str, Any]:
+        s0 = stats_snapshot(self.server)
+        fp = self.wffs(f"cmd-{name}").start(self.mount_timeout)
+        s1 = stats_snapshot(self.server)
+        dropped = drop_caches()
+        cold = self.run_command(name, template, fp.mnt)
+        s2 = stats_snapshot(self.server)
+        warm = self.run_command(name, template, fp.mnt)
+        s3 = stats_snapshot(self.server)
+        entry = {"cold": cold, "warm": warm, "dropped_caches": dropped, "mount_seconds": fp.mount_seconds,
+                 "server_mount": stats_delta(s0, s1), "server_cold": stats_delta(s1, s2),
+                 "server_warm": stats_delta(s2, s3)}
+        if name == "tar" and first:
+            entry["manifest"] = manifest(fp.mnt, self.cmd_timeout)
+        entry["rss"] = fp.peak_rss()
+        self.note_mount(fp, f"wffs {name}")
+        fp.stop()
+        progress(f"{self.scale}:   wffs {name}: cold {fmt_s(cold['seconds'])} s, warm {fmt_s(warm['seconds'])} s"
+                 f" (mount {fp.mount_seconds:.2f} s; server requests cold: "
+                 f"{sum(entry['server_cold']['requests'].values())})")
+        return entry
 
     def tools(self) -> Dict[str, Any]:
         """wffs-grep of the aborted nodes' outputs, and of every output, cold (fresh mount) and warm."""
         results = {}
         tool = f"cd {self.wffs_tree} && {PY} -m wffs.tools.grep"
         for name, args in (("abo", "--state abo"), ("all", "")):
-            fp = self.wffs(f"wffs-grep-{name}").start(self.mount_timeout)
             template = f"{tool} ERROR {{m}} {args} | wc -l"
-            dropped = drop_caches()
-            cold = self.run_command(f"wffs-grep {args}", template, fp.mnt)
-            warm = self.run_command(f"wffs-grep {args}", template, fp.mnt)
-            self.note_mount(fp, f"wffs-grep {name}")
-            fp.stop()
-            results[name] = {"cold": cold, "warm": warm, "dropped_caches": dropped}
+            rounds = []
+            for _ in range(self.rounds):
+                fp = self.wffs(f"wffs-grep-{name}").start(self.mount_timeout)
+                dropped = drop_caches()
+                cold = self.run_command(f"wffs-grep {args}", template, fp.mnt)
+                warm = self.run_command(f"wffs-grep {args}", template, fp.mnt)
+                self.note_mount(fp, f"wffs-grep {name}")
+                fp.stop()
+                rounds.append({"cold": cold, "warm": warm, "dropped_caches": dropped})
+            results[name] = median_round(rounds)
+            cold, warm = results[name]["cold"], results[name]["warm"]
             progress(f"{self.scale}:   wffs-grep ERROR MNT {args}: cold {fmt_s(cold['seconds'])} s, "
                      f"warm {fmt_s(warm['seconds'])} s ({cold['out']} lines)")
         return results
@@ -801,11 +832,32 @@ class ScaleRun:
         res["aborted"] = {"seconds": [r["seconds"] for r in runs], "median": median([r["seconds"] for r in runs]),
                           "count": runs[0]["out"]}
         files = [(p, "script") for p in self.scripts] + [(p, "jobout") for p in self.outputs]
-        n = len(files)
-        # Cold as wffs's cold runs are (caches dropped first: the server reads the files from disk, the
-        # client's binary too), then warm (at once again); the goals compare cold with cold.
-        sample = random.Random(3).sample(files, min(CLI_SAMPLE, n))
+        sample = random.Random(3).sample(files, min(CLI_SAMPLE, len(files)))
         c = ecflow.Client("localhost", port)
+        rounds = [self.client_backup(c, port, files, sample) for _ in range(self.rounds)]
+        for key in rounds[0]:  # the median round of each way, as for the commands (see median_round)
+            runs = sorted((r[key] for r in rounds), key=lambda run: run["seconds"])
+            res[key] = dict(runs[(len(runs) - 1) // 2], rounds_seconds=[r[key]["seconds"] for r in rounds])
+        drop_caches()  # like wffs's cold grep -r
+        # grep the outputs for ERROR via get_file
+        started = time.perf_counter()
+        hits = 0
+        for path in self.outputs:
+            try:
+                hits += c.get_file(path, "jobout").count("ERROR")
+            except (RuntimeError, UnicodeDecodeError):
+                pass
+        seconds = time.perf_counter() - started
+        res["python_grep"] = {"files": len(self.outputs), "seconds": seconds, "matches": hits}
+        return res
+
+    @staticmethod
+    def client_backup(c, port: str, files: list, sample: list) -> Dict[str, Any]:
+        """One round of the backup the ecflow_client way: cold as wffs's cold runs are (caches dropped
+        first: the server reads the files from disk, the client's binary too), then warm (at once again);
+        the goals compare cold with cold."""
+        res: Dict[str, Any] = {}
+        n = len(files)
         for when in ("cold", "warm"):
             suffix = "" if when == "cold" else "_warm"
             if when == "cold":
@@ -835,17 +887,6 @@ class ScaleRun:
             seconds = time.perf_counter() - started
             res["python_get_file" + suffix] = {"files": n, "seconds": seconds, "ms_per_file": 1000 * seconds / n,
                                                "bytes": nbytes, "errors": errors, "caches_dropped": when == "cold"}
-        drop_caches()  # like wffs's cold grep -r
-        # grep the outputs for ERROR via get_file
-        started = time.perf_counter()
-        hits = 0
-        for path in self.outputs:
-            try:
-                hits += c.get_file(path, "jobout").count("ERROR")
-            except (RuntimeError, UnicodeDecodeError):
-                pass
-        seconds = time.perf_counter() - started
-        res["python_grep"] = {"files": len(self.outputs), "seconds": seconds, "matches": hits}
         return res
 
     # ---------------------------------------------------------------- all of it
@@ -900,6 +941,18 @@ class ScaleRun:
             subprocess.run(["umount", str(tmpfs)], stderr=subprocess.DEVNULL)
             if tmpfs in CLEANUP.tmpfs and not mounts.is_mounted(str(tmpfs)):
                 CLEANUP.tmpfs.remove(tmpfs)
+
+
+def median_round(rounds: List[Dict[str, Any]]) -> Dict[str, Any]:
+    """Several rounds of one command as one: the round whose cold run took the median time, with the
+    median warm run; every round's times beside (cold_rounds, warm_rounds).  These machines are noisy:
+    one round's figure can be off by a third."""
+    middle = (len(rounds) - 1) // 2
+    entry = dict(sorted(rounds, key=lambda e: e["cold"]["seconds"])[middle])
+    entry["warm"] = sorted((e["warm"] for e in rounds), key=lambda w: w["seconds"])[middle]
+    entry["cold_rounds"] = [e["cold"]["seconds"] for e in rounds]
+    entry["warm_rounds"] = [e["warm"]["seconds"] for e in rounds]
+    return entry
 
 
 def summary(delays: List[Optional[float]]) -> Dict[str, Any]:
@@ -1142,7 +1195,9 @@ def goals(r: Dict[str, Any], idle_seconds: float) -> List[Dict[str, Any]]:
     goal("mount ready in under 3 s", None if not mount_times else median(mount_times) < 3.0,
          f"median {fmt_s(median(mount_times))} s over {len(mount_times)} mounts (start of `wffs mount` until "
          f"`ls MNT` answers): {fmt_s(median(warm))} s with its code in the page cache ({len(warm)}), "
-         f"{fmt_s(median(cold))} s right after drop_caches ({len(cold)}); max {fmt_s(max(mount_times, default=None))} s")
+         f"{fmt_s(median(cold))} s right after drop_caches ({len(cold)}); max {fmt_s(max(mount_times, default=None))} s"
+         + "".join(f"; the first mount (every script read: nothing kept from earlier mounts) {fmt_s(m['mount_seconds'])} s"
+                   for m in wm if m["phase"] == "copy"))
     k = r["tasks"] / 1000
     per_k = ", ".join(f"{n} {rows[n]['wffs'][0] / k * 1000:.0f} ms" for n in ("find", "ls_lR", "grep", "tar")
                       if rows[n]["wffs"])
@@ -1159,7 +1214,9 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
     rep("")
     if r.get("wffs"):
         rep(f"wffs measured: {r['wffs'].get('tree')} ({r['wffs'].get('describe', '')}); --refresh {REFRESH:g}")
-    rep("Seconds, wall clock; cold = fresh mount (wffs, floor) and caches dropped; warm = run again at once.")
+    rounds = r.get("rounds", 1)
+    rep("Seconds, wall clock; cold = fresh mount (wffs, floor) and caches dropped; warm = run again at once"
+        + (f"; the median of {rounds} rounds (a fresh mount each)." if rounds > 1 else "."))
     hdr = (f"{'command':<34}{'tmpfs':>13}{'floor':>13}{'wffs':>13}   {'wffs/':>7}{'floor/':>8}{'wffs/':>8}"
            f"{'wffs':>8}   result (tmpfs | floor | wffs)")
     rep(hdr)
@@ -1189,6 +1246,12 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
                 f"{tc['n_only'][0]}, extra {tc['n_only'][1]}, content differs in {tc['n_content_differs']}"
                 + (f" ({tc['suite_att_clock_differs']} suite .att: clock variables)" if tc['n_content_differs'] else "")
                 + f"; headers differ: {hf or 'none'}")
+    if r.get("rounds", 1) > 1:
+        rep("  cold runs of every round (s; tmpfs | floor | wffs):")
+        for name, _, _ in COMMANDS:
+            spread = " | ".join(" ".join(fmt_s(x) for x in r["commands"][b][name].get("cold_rounds", []))
+                                for b in BACKENDS if name in r.get("commands", {}).get(b, {}))
+            rep(f"    {LABELS[name]:<34}{spread}")
     dropped = all(e.get("dropped_caches", True) for b in r.get("commands", {}).values() for e in b.values())
     rep(f"  caches dropped before every cold run: {'yes' if dropped else 'NO (not permitted)'}")
     cl = r.get("client", {})
@@ -1213,9 +1276,9 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
         rep(f"  backup of {nfiles} scripts + outputs (cold: caches dropped first, as for wffs; warm: at once again):")
         rep(f"    one ecflow_client --file process per file  {cp['ms_per_file']:7.2f} ms/file cold, "
             f"{fmt_ms(cpw)} warm  (sampled {cp['sampled']}; {cp['extrapolated_seconds']:.1f} s for all {nfiles}, "
-            f"EXTRAPOLATED)")
+            f"EXTRAPOLATED){spread_ms(cp)}")
         rep(f"    one Python ecflow.Client.get_file loop     {py['ms_per_file']:7.3f} ms/file cold, {fmt_ms(pyw)} warm  "
-            f"({py['seconds']:.2f} s for all {py['files']}; {py['errors']} errors)")
+            f"({py['seconds']:.2f} s for all {py['files']}; {py['errors']} errors){spread_ms(py)}")
         rep(f"    wffs: find .ecf/.out | xargs cat           {wms_c:7.3f} ms/file cold ({wb['cold']['seconds']:.2f} s), "
             f"{wms_w:.3f} warm")
         rep(f"      cold: {fmt_x(ratio(cp['ms_per_file'], wms_c))} faster than the processes, "
@@ -1342,6 +1405,9 @@ def main(argv=None) -> int:
     parser.add_argument("--scale", action="append", choices=sorted(SCALES), help="repeatable; default 10k")
     parser.add_argument("--idle-seconds", type=float, default=60.0,
                         help="idle window for the server cost (0: skip the idle phases)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="runs of each cold+warm command (a fresh mount each) and of the client ways; the "
+                             "median is reported (default 3)")
     parser.add_argument("--out", type=Path, default=ROOT / "run" / "bench")
     parser.add_argument("--report", metavar="JSON", help="print the tables of a saved run again, and exit")
     parser.add_argument("--wffs", default=str(ROOT), metavar="DIR|REV",
@@ -1376,6 +1442,7 @@ def main(argv=None) -> int:
     rep = Report()
     results: List[Dict[str, Any]] = []
     doc: Dict[str, Any] = {"started": stamp, "scales": scales, "idle_seconds": args.idle_seconds,
+                           "rounds": max(1, args.rounds),
                            "refresh": REFRESH, "machine": machine(), "results": results}
     wffs_tree, doc["wffs"] = wffs_source(args.wffs, out)
     progress(f"measuring wffs from {wffs_tree} ({doc['wffs'].get('describe', '')})")
@@ -1385,7 +1452,7 @@ def main(argv=None) -> int:
     status = 0
     try:
         for scale in scales:
-            run = ScaleRun(scale, out, args.idle_seconds, wffs_tree)
+            run = ScaleRun(scale, out, args.idle_seconds, wffs_tree, rounds=max(1, args.rounds))
             try:
                 r = run.run()
             except BaseException:
