@@ -27,9 +27,9 @@ from typing import Optional
 import ecflow
 
 from wffs.backend import credentials, ecf_script, ecflow_att, ecflow_why, protocol
-from wffs.backend.script_manuals import ScriptManuals, default_file
 from wffs.backend.capped import read_capped, read_head, served_size, truncate
 from wffs.backend.protocol import Missing, Unavailable
+from wffs.backend.script_manuals import ScriptManuals, default_file
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
 ALL_LINES = "100000000"
