@@ -44,7 +44,7 @@ class ScriptManuals:
         self.entries: dict[str, list] = self._load() if file else {}
         self.seen: set[str] = set()  # scripts this mount asked about
         self.dirty = False
-        self.reads = 0  # scripts read (not known from the file): for tests and the log
+        self.reads = 0  # scripts read rather than known from the file (the tests count them)
 
     def manual(self, path: str, st: os.stat_result) -> Optional[tuple[int, tuple[bytes, ...]]]:
         """(length of the script's own manual, its %include arguments), or None when only the server can
