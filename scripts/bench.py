@@ -441,6 +441,7 @@ class ScaleRun:
     def __init__(self, scale: str, out: Path, idle_seconds: float, wffs_tree: Path = ROOT, rounds: int = 3):
         self.wffs_tree = wffs_tree
         self.rounds = rounds
+        self.client_rounds: List[Dict[str, Any]] = []  # the ecflow_client way's backup, one per round
         self.scale = scale
         self.suites, self.families, self.tasks_per = SCALES[scale]
         self.ntasks = self.suites * self.families * self.tasks_per
@@ -551,19 +552,28 @@ class ScaleRun:
                                    f"{res['err'][:200]}")
         return res
 
-    def battery(self, one_round: Callable[..., Dict[str, Any]]) -> Dict[str, Any]:
-        """Every command, self.rounds times in a row (a fresh mount each), as the median round (see
-        median_round); the tar archive's members are listed in the first round only."""
-        results = {}
+    def battery(self, ways: Dict[str, Callable[..., Optional[Dict[str, Any]]]]) -> Dict[str, Dict[str, Any]]:
+        """Every command, self.rounds times, each way in turn within a round (a fresh mount each): the ways
+        compared are measured side by side, in the same noise.  Each way's median round per command (see
+        median_round); the tar archive's members are listed in the first round only.  A way's round may
+        be None (nothing to measure for that command)."""
+        results: Dict[str, Dict[str, Any]] = {way: {} for way in ways}
         for name, template, _ in COMMANDS:
-            rounds = [one_round(name, template, first=(i == 0)) for i in range(self.rounds)]
-            results[name] = median_round(rounds)
-            if name == "tar":
-                results[name]["manifest"] = rounds[0]["manifest"]
+            rounds: Dict[str, List[Dict[str, Any]]] = {way: [] for way in ways}
+            for i in range(self.rounds):
+                for way, one_round in ways.items():
+                    entry = one_round(name, template, first=(i == 0))
+                    if entry is not None:
+                        rounds[way].append(entry)
+            for way, entries in rounds.items():
+                if entries:
+                    results[way][name] = median_round(entries)
+                    if name == "tar":
+                        results[way][name]["manifest"] = entries[0]["manifest"]
         return results
 
     def battery_tmpfs(self) -> Dict[str, Any]:
-        return self.battery(self.round_tmpfs)
+        return self.battery({"tmpfs": self.round_tmpfs})["tmpfs"]
 
     def round_tmpfs(self, name: str, template: str, first: bool) -> Dict[str, Any]:
         dropped = drop_caches()
@@ -573,9 +583,6 @@ class ScaleRun:
         if name == "tar" and first:
             entry["manifest"] = manifest(self.tmpfs, self.cmd_timeout)
         return entry
-
-    def battery_floor(self) -> Dict[str, Any]:
-        return self.battery(self.round_floor)
 
     def round_floor(self, name: str, template: str, first: bool) -> Dict[str, Any]:
         counts = self.dir / "logs" / f"floor-{name}.counts.json"
@@ -593,9 +600,6 @@ class ScaleRun:
         fp.stop()
         progress(f"{self.scale}:   floor {name}: cold {fmt_s(cold['seconds'])} s, warm {fmt_s(warm['seconds'])} s")
         return entry
-
-    def battery_wffs(self) -> Dict[str, Any]:
-        return self.battery(self.round_wffs)
 
     def round_wffs(self, name: str, template: str, first: bool) -> Dict[str, Any]:
         s0 = stats_snapshot(self.server)
@@ -834,11 +838,9 @@ class ScaleRun:
                           120) for _ in range(3)]
         res["aborted"] = {"seconds": [r["seconds"] for r in runs], "median": median([r["seconds"] for r in runs]),
                           "count": runs[0]["out"]}
-        files = [(p, "script") for p in self.scripts] + [(p, "jobout") for p in self.outputs]
-        sample = random.Random(3).sample(files, min(CLI_SAMPLE, len(files)))
         c = ecflow.Client("localhost", port)
-        rounds = [self.client_backup(c, port, files, sample) for _ in range(self.rounds)]
-        for key in rounds[0]:  # the median round of each way, as for the commands (see median_round)
+        rounds = self.client_rounds  # measured in the backup's rounds (see round_client_backup)
+        for key in rounds[0] if rounds else ():  # the median round of each way, as for the commands
             runs = sorted((r[key] for r in rounds), key=lambda run: run["seconds"])
             res[key] = dict(runs[(len(runs) - 1) // 2], rounds_seconds=[r[key]["seconds"] for r in rounds])
         drop_caches()  # like wffs's cold grep -r
@@ -854,11 +856,19 @@ class ScaleRun:
         res["python_grep"] = {"files": len(self.outputs), "seconds": seconds, "matches": hits}
         return res
 
-    @staticmethod
-    def client_backup(c, port: str, files: list, sample: list) -> Dict[str, Any]:
-        """One round of the backup the ecflow_client way: cold as wffs's cold runs are (caches dropped
-        first: the server reads the files from disk, the client's binary too), then warm (at once again);
-        the goals compare cold with cold."""
+    def round_client_backup(self, name: str, template: str, first: bool) -> None:
+        """One round of the backup the ecflow_client way, in the backup's rounds of the battery (kept in
+        self.client_rounds): cold as wffs's cold runs are (caches dropped first: the server reads the
+        files from disk, the client's binary too), then warm (at once again); the goals compare cold
+        with cold."""
+        if name != "backup":
+            return None
+        import ecflow
+
+        port = str(self.server.port)
+        c = ecflow.Client("localhost", port)
+        files = [(p, "script") for p in self.scripts] + [(p, "jobout") for p in self.outputs]
+        sample = random.Random(3).sample(files, min(CLI_SAMPLE, len(files)))
         res: Dict[str, Any] = {}
         n = len(files)
         for when in ("cold", "warm"):
@@ -890,7 +900,10 @@ class ScaleRun:
             seconds = time.perf_counter() - started
             res["python_get_file" + suffix] = {"files": n, "seconds": seconds, "ms_per_file": 1000 * seconds / n,
                                                "bytes": nbytes, "errors": errors, "caches_dropped": when == "cold"}
-        return res
+        self.client_rounds.append(res)
+        progress(f"{self.scale}:   ecflow_client way, backup: {res['cli_per_file']['ms_per_file']:.2f} ms a file "
+                 f"cold (a process each), {res['python_get_file']['ms_per_file']:.3f} ms (get_file loop)")
+        return None
 
     # ---------------------------------------------------------------- all of it
     def run(self) -> Dict[str, Any]:
@@ -899,20 +912,21 @@ class ScaleRun:
         self.copy_to_tmpfs()
         batteries: Dict[str, Any] = {}
 
-        def limit_and_floor():
+        def limit():
             progress(f"{self.scale}: tmpfs commands (cold: caches dropped)")
             batteries["tmpfs"] = self.battery_tmpfs()
-            progress(f"{self.scale}: floor commands (a fresh bench_floor mount per command)")
-            batteries["floor"] = self.battery_floor()
 
         if self.idle_seconds > 0:
             progress(f"{self.scale}: server cost: cold mount + find, then {self.idle_seconds:.0f} s idle "
-                     "(tmpfs and floor commands run meanwhile: they do not talk to the server)")
-            self.r["server_cost"] = self.cost_and_idle(limit_and_floor)
+                     "(tmpfs commands run meanwhile: they do not talk to the server)")
+            self.r["server_cost"] = self.cost_and_idle(limit)
         else:
-            limit_and_floor()
-        progress(f"{self.scale}: wffs commands (a fresh mount per command)")
-        batteries["wffs"] = self.battery_wffs()
+            limit()
+        progress(f"{self.scale}: floor and wffs commands, round after round (a fresh mount per command; the "
+                 "ecflow_client way's backup in the backup's rounds)")
+        batteries.update(self.battery({"floor": self.round_floor, "wffs": self.round_wffs,
+                                       "client": self.round_client_backup}))
+        batteries.pop("client")
         self.r["commands"] = batteries
         progress(f"{self.scale}: wffs-grep (issue 15: the nodes in a state, against grep -r)")
         self.r["wffs_grep"] = self.tools()
@@ -926,7 +940,7 @@ class ScaleRun:
         if not ops:
             count_ops()
         self.r["wffs_ops"] = ops
-        progress(f"{self.scale}: the ecflow_client way (aborted list, backup, grep)")
+        progress(f"{self.scale}: the ecflow_client way (aborted list, grep)")
         self.r["client"] = self.client_way()
         reference = batteries["tmpfs"]["tar"].pop("manifest")
         self.r["tar_compare"] = compare_manifests(reference, batteries["wffs"]["tar"].pop("manifest"))
