@@ -239,7 +239,7 @@ class Operations(pyfuse3.Operations):
         await self._use()
         with errors():
             path = self.inodes.path(inode)
-            # the files of a backup or `grep -r`, read ahead: no further lookup (10,000 opens add up)
+            # status files, .att and the files read ahead (a backup, `grep -r`, `tar`): no further lookup
             found = None if flags & WRITE_FLAGS else self.tree.cached_file(path)
             if found is not None:
                 return self._open_content(inode, *found)

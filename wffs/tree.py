@@ -70,7 +70,7 @@ class Tree:
         return entry if self.single else entry._replace(server=server)
 
     def cached_file(self, path: Sequence[str]) -> Optional[tuple[Entry, bytes]]:
-        """(entry, content) of a task file whose content is at hand, else None (see Vfs.cached_file)."""
+        """(entry, content) of a file whose content is at hand, else None (see Vfs.cached_file)."""
         if len(path) < (1 if self.single else 2):
             return None
         try:

@@ -419,22 +419,30 @@ class Vfs:
         return (path, kind, self.snapshot.generation, int(time.monotonic() / self.refresh))
 
     def cached_file(self, components: tuple, file_name: str) -> Optional[tuple[Entry, bytes]]:
-        """A task file's entry and content when its content is at hand (read ahead, say), else None:
-        what lookup and content would give, for open() of the 10,000 files of a backup at the cost of a
-        few dictionary lookups.  (Its size is the content's: open tells the kernel if that is news.)"""
+        """A file's entry and content when the content is at hand (a status file, an .att, a task file
+        read ahead), else None: what lookup and content would give, for open() of the 10,000 files of a
+        backup or the 40,000 of a `tar` at the cost of a few dictionary lookups.  (Its size is the
+        content's: open tells the kernel if that is news.)"""
         try:
             name = self.names(components).get(file_name)
         except (NotFound, NotADir):
             return None
-        if name is None or name.kind is not Kind.TASK_FILE:
+        if name is None:
             return None
         node = self.snapshot.node(name.node)
-        if node is None or name.file not in node.files:
+        if node is None:
             return None
-        data = self._contents.get(self._content_key(node, name.file))
-        if data is None:
+        if name.kind is Kind.STATUS:
+            data = layout.status_text(node.state, node.suspended)
+        elif name.kind is Kind.ATT:
+            data = node.att
+        elif name.kind is Kind.TASK_FILE and name.file in node.files:
+            data = self._contents.get(self._content_key(node, name.file))
+            if data is None:
+                return None
+            self._read_ahead(components, name.file)
+        else:
             return None
-        self._read_ahead(components, name.file)
         entry = self.entry(name, node)
         return (entry if entry.size == len(data) else entry._replace(size=len(data))), data
 

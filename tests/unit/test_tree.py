@@ -198,7 +198,10 @@ def test_a_cached_file_is_what_lookup_and_content_give_with_its_server():
         entry = await tree.lookup(("two", "s_two"), "t.ecf")
         data = await tree.content(entry)
         assert tree.cached_file(("two", "s_two", "t.ecf")) == (entry, data) and entry.server == "two"
+        status = await tree.lookup(("two", "s_two"), "t.com")  # a status file: always at hand
+        assert tree.cached_file(("two", "s_two", "t.com")) == (status, await tree.content(status))
+        assert status.server == "two"
         for nothing in [(), ("two",), ("three", "s_two", "t.ecf"), ("two", "nowhere", "t.ecf"),
-                        ("two", "s_two", "t.com"), ("two", "s_two", "t.nope"), ("two", "s_two", "t.ecf", "x")]:
+                        ("two", "s_two", "t.nope"), ("two", "s_two", "t.ecf", "x")]:
             assert tree.cached_file(nothing) is None, nothing  # the slow path says why
     run(main)

@@ -267,18 +267,21 @@ def test_read_ahead_brings_every_kind_read_lately_in_one_call():
 
 
 def test_a_cached_file_is_what_lookup_and_content_give():
-    """open()'s short way: for a task file whose content is at hand, the same entry and bytes as the
-    long way (size as read, even where the listing said otherwise); None for anything else."""
+    """open()'s short way: for a status file, an .att and a task file whose content is at hand, the same
+    entry and bytes as the long way (size as read, even where the listing said otherwise); None for
+    anything else."""
     async def main():
         fake, vfs = await mounted()
         assert vfs.cached_file(("s", "f"), "t1.out") is None  # nothing read yet
         await vfs.content(await vfs.lookup(("s", "f"), "t1.ecf"))  # reads the directory's scripts
-        for name in ("t1.ecf", "t2.ecf", "t3.ecf"):
-            entry = await vfs.lookup(("s", "f"), name)
-            assert vfs.cached_file(("s", "f"), name) == (entry, await vfs.content(entry))
-        for components, name in [(("s", "f"), "t1.com"), (("s", "f"), "t1.att"), (("s", "f"), "nope.ecf"),
-                                 (("s", "nope"), "t1.ecf"), (("s", "f", "t1.com"), "x"), ((".server",), "status")]:
-            assert vfs.cached_file(components, name) is None
+        for components, name in [(("s", "f"), "t1.ecf"), (("s", "f"), "t2.ecf"), (("s", "f"), "t3.ecf"),
+                                 (("s", "f"), "t1.com"), (("s", "f"), "t1.att"), (("s", "f"), "t2.sus"),
+                                 (("s",), "f.act"), (("s",), "f.att"), ((), "s.que")]:
+            entry = await vfs.lookup(components, name)
+            assert vfs.cached_file(components, name) == (entry, await vfs.content(entry)), name
+        for components, name in [(("s", "f"), "nope.ecf"), (("s", "nope"), "t1.ecf"), (("s", "f", "t1.com"), "x"),
+                                 ((".server",), "status"), (("s",), "f.def"), ((), "s.why")]:
+            assert vfs.cached_file(components, name) is None, name
         fake.set_file("/s/f/t3", "ecf", b"t3\n", size_known=True)
         await vfs.refresh_once()
         fake.nodes["/s/f/t3"].files["ecf"].data = b"edited in place, longer than before\n"  # listed: 3 bytes
