@@ -432,19 +432,24 @@ class Vfs:
         node = self.snapshot.node(name.node)
         if node is None:
             return None
-        if name.kind is Kind.STATUS:
-            data = layout.status_text(node.state, node.suspended)
-        elif name.kind is Kind.ATT:
-            data = node.att
-        elif name.kind is Kind.TASK_FILE and name.file in node.files:
+        data = self._node_content(name.kind, node)
+        if data is None and name.kind is Kind.TASK_FILE and name.file in node.files:
             data = self._contents.get(self._content_key(node, name.file))
-            if data is None:
-                return None
-            self._read_ahead(components, name.file)
-        else:
+            if data is not None:
+                self._read_ahead(components, name.file)
+        if data is None:
             return None
         entry = self.entry(name, node)
         return (entry if entry.size == len(data) else entry._replace(size=len(data))), data
+
+    @staticmethod
+    def _node_content(kind: Kind, node: NodeInfo) -> Optional[bytes]:
+        """A status file's or an .att's content: the node itself holds it (None for other kinds)."""
+        if kind is Kind.STATUS:
+            return layout.status_text(node.state, node.suspended)
+        if kind is Kind.ATT:
+            return node.att
+        return None
 
     async def content(self, entry: Entry) -> bytes:
         if entry.kind is Kind.DIR:
@@ -454,10 +459,9 @@ class Vfs:
             return await self._server_file(entry.file)
         if node is None:
             raise NotFound(entry.node)
-        if entry.kind is Kind.STATUS:
-            return layout.status_text(node.state, node.suspended)
-        if entry.kind is Kind.ATT:
-            return node.att
+        data = self._node_content(entry.kind, node)
+        if data is not None:
+            return data
         if entry.kind is Kind.CONTROL:
             return self.control_content(node.path)
         if entry.kind is Kind.EVENTS:
