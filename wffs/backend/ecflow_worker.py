@@ -321,8 +321,10 @@ class EcflowSession:
             found = self.manuals.manual(script_path, st)
         except OSError:
             return None
+        if found is None:  # only the server can tell: no need for the node's variables
+            return None
         where, micro = self.script_context(node, script_path)
-        if found is None or micro != "%" or not ecf_script.includes_harmless(found[1], **where):
+        if micro != "%" or not ecf_script.includes_harmless(found[1], **where):
             return None
         return served_size(found[0], self.max_file_size)
 
