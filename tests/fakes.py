@@ -213,6 +213,9 @@ class FakeBackend:
             raise NotProvided(f"no server file {name}")
         return self.server_files[name]
 
+    def server_answered(self) -> bool:
+        return False  # its calls answer at once
+
     async def close(self) -> None:
         self.closed = True
 

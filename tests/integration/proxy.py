@@ -2,7 +2,9 @@
 
 `stall()` keeps every connection open but forwards nothing in either direction (what a hung router or a
 full send queue looks like to the client), `resume()` lets the held bytes through again.  New connections
-are accepted meanwhile and stall too.
+are accepted meanwhile and stall too.  `hold_new(after, seconds)` delays only the connections after the
+first `after` ones, each by `seconds` from its accept (a server that answers a small request at once and is
+then slow to send its definition: the ecFlow client opens a connection per request).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import selectors
 import socket
 import threading
+import time
 from typing import Optional
 
 
@@ -27,6 +30,8 @@ class StallingProxy:
         self._selector = selectors.DefaultSelector()
         self._thread: Optional[threading.Thread] = None
         self.connections = 0
+        self._hold = (float("inf"), 0.0)  # (after this many connections, delay each new one by)
+        self._held_until: dict[socket.socket, float] = {}
 
     def start(self) -> "StallingProxy":
         self._selector.register(self.listener, selectors.EVENT_READ)
@@ -39,6 +44,9 @@ class StallingProxy:
 
     def resume(self) -> None:
         self._stalled.clear()
+
+    def hold_new(self, after: int, seconds: float) -> None:
+        self._hold = (after, seconds)
 
     def close(self) -> None:
         self._stop.set()
@@ -58,12 +66,15 @@ class StallingProxy:
     # ---- the loop ----------------------------------------------------------------------------------
     def _run(self) -> None:
         while not self._stop.is_set():
+            waiting = self._stalled.is_set()
             for key, _ in self._selector.select(timeout=0.05):
                 if key.fileobj is self.listener:
                     self._accept()
+                elif self._held_until.get(key.fileobj, 0.0) > time.monotonic():
+                    waiting = True
                 elif not self._stalled.is_set():
                     self._forward(key.fileobj)
-            if self._stalled.is_set():
+            if waiting:
                 self._stop.wait(0.05)  # bytes wait in the kernel buffers; select would spin on them
 
     def _accept(self) -> None:
@@ -74,9 +85,12 @@ class StallingProxy:
             client.close()  # the server is down: the client sees its connection closed
             return
         self.connections += 1
+        after, seconds = self._hold
         for a, b in ((client, server), (server, client)):
             a.setblocking(False)
             self._pairs[a] = b
+            if self.connections > after:
+                self._held_until[a] = time.monotonic() + seconds
             self._selector.register(a, selectors.EVENT_READ)
 
     def _forward(self, sock: socket.socket) -> None:
@@ -104,6 +118,7 @@ class StallingProxy:
             if s is None:
                 continue
             self._pairs.pop(s, None)
+            self._held_until.pop(s, None)
             try:
                 self._selector.unregister(s)
             except (KeyError, ValueError):

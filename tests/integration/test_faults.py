@@ -155,6 +155,37 @@ def test_network_stalled_longer_than_the_timeout(scratch_server, tmp_path):
                eio_after_s=round(waited[0], 2), **figures)
 
 
+def test_a_slow_server_is_waited_for_at_mount(scratch_server, tmp_path):
+    """A server that answers at once but sends its definition late (a big server: 50,000 tasks take 8 s to
+    sync) is slow, not hung: the mount waits for its first view instead of answering with an empty tree."""
+    generated(scratch_server)
+    late = 3 * TIMEOUT  # longer than a hung server is waited for (--timeout + 1 s)
+    with StallingProxy(scratch_server.port) as proxy:
+        proxy.hold_new(after=1, seconds=late)  # the worker's first request answered, the next ones late
+        started = time.monotonic()
+        with Mount.start(proxy.port, tmp_path / "mnt", "--timeout", str(TIMEOUT)) as mount:
+            took = time.monotonic() - started
+            assert {"s0", "s1"} <= set(os.listdir(mount.path)), mount.log_text()[-2000:]
+            assert nodes_in(mount.path) == 2 + 2 * 4 * 26  # the whole tree at once
+            assert took >= late
+            assert "answered; waiting for its first view" in mount.log_text()
+
+
+def test_a_hung_server_holds_a_mount_only_briefly(scratch_server, tmp_path):
+    """A server that answers nothing at mount: the mount answers after --timeout + 1 s with what it knows
+    (nothing yet), and shows the tree once the server answers."""
+    generated(scratch_server)
+    with StallingProxy(scratch_server.port) as proxy:
+        proxy.stall()
+        started = time.monotonic()
+        with Mount.start(proxy.port, tmp_path / "mnt", "--timeout", str(TIMEOUT)) as mount:
+            took = time.monotonic() - started
+            assert took < TIMEOUT + 1 + 3, took  # the wait, plus starting Python and the worker
+            assert not {"s0", "s1"} & set(os.listdir(mount.path))
+            proxy.resume()
+            assert wait_until(lambda: {"s0", "s1"} <= set(os.listdir(mount.path)), RECOVERY_LIMIT)
+
+
 def test_definition_changed_under_a_shell_in_a_removed_directory(busy, tmp_path):
     """The server restarted with other suites (one kept, one renamed, one removed, one new) while a
     shell sits in a directory that goes away."""

@@ -10,6 +10,7 @@ Run as `python -m tests.unit.echo_worker`.  Requests are (op, args); answers ('o
     crash         -> exits at once without answering
     raise K T     -> ('err', K, T)
     mute N        -> closes its answer pipe, then sleeps N seconds ignoring stdin (dead but lingering)
+    report T N    -> N, after reporting T (protocol.reporter) and sleeping N seconds (a slow server's sync)
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def main() -> int:
         elif op == "stuck":
             time.sleep(args[0])
             answer = ("ok", args[0])
+        elif op == "report":
+            protocol.reporter(answers)(args[0])
+            time.sleep(args[1])
+            answer = ("ok", args[1])
         elif op == "crash":
             os._exit(3)
         elif op == "raise":

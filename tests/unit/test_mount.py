@@ -5,8 +5,10 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 import trio
+from trio.testing import MockClock
 
 from tests.fakes import FakeBackend
+from wffs.backend.worker import WorkerBackend
 from wffs.fuse_ops import Operations
 from wffs.mount import first_view, server_changed
 from wffs.refresher import Refresher
@@ -26,8 +28,29 @@ def suite_with_families(fake: FakeBackend, families: int) -> set:
     return directories
 
 
-async def start_a_mount() -> tuple[set, set]:
-    fake = FakeBackend()
+class SlowServer(FakeBackend):
+    """A server whose first view takes `seconds`; `answers`: it answered at once (a big server: slow, not
+    hung), as the ecFlow worker reports before it downloads and walks the definition."""
+
+    def __init__(self, seconds: float, answers: bool):
+        super().__init__()
+        self.seconds, self.answers = seconds, answers
+        self.syncing = False
+
+    async def changes(self):
+        self.syncing = True
+        try:
+            await trio.sleep(self.seconds)
+        finally:
+            self.syncing = False
+        return await super().changes()
+
+    def server_answered(self) -> bool:
+        return self.syncing and self.answers
+
+
+async def start_a_mount(fake=None) -> tuple[set, set]:
+    fake = fake or FakeBackend()
     directories = suite_with_families(fake, 8)
     tree = Tree({}, single=True)
     ops = Operations(tree, refresh=2.0)
@@ -49,3 +72,31 @@ def test_the_first_listings_are_built_before_the_mount_answers():
     for _ in range(30):
         built, directories = trio.run(start_a_mount)
         assert built == directories
+
+
+def mount_after(seconds: float, answers: bool) -> tuple[float, set, set]:
+    """Start a mount (timeout 5 s) of a SlowServer on a clock that jumps: (when it answers, listings
+    built, the tree's directories)."""
+    async def main():
+        built, directories = await start_a_mount(SlowServer(seconds, answers))
+        return trio.current_time(), built, directories
+
+    return trio.run(main, clock=MockClock(autojump_threshold=0))
+
+
+def test_a_slow_server_that_answered_is_waited_for():
+    answered_at, built, directories = mount_after(30.0, answers=True)  # 50,000 tasks take about 8 s
+    assert 30.0 <= answered_at < 31.0
+    assert built == directories  # the mount answers with the whole tree, not an empty one
+
+
+def test_a_server_that_did_not_answer_is_not_waited_for():
+    answered_at, built, directories = mount_after(30.0, answers=False)  # hung: 6 s, then an empty tree
+    assert answered_at == 6.0
+    assert built == set()  # nothing to list yet
+
+
+def test_the_wait_for_a_slow_server_is_bounded():
+    answered_at, built, _ = mount_after(1000.0, answers=True)  # its first sync's deadline stops it first
+    assert answered_at == 6.0 + WorkerBackend.FULL_SYNC_TIMEOUT
+    assert built == set()  # nothing to list yet

@@ -85,6 +85,31 @@ def test_error_answers():
     with_worker(test)
 
 
+def test_a_call_whose_worker_reports_progress_is_known_to_have_been_answered():
+    async def sampled(w, op, *args) -> list:
+        """w.server_answered every 10 ms from before the call until it returned."""
+        seen = []
+
+        async def watch():
+            while True:
+                seen.append(w.server_answered)
+                await trio.sleep(0.01)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch)
+            await trio.sleep(0.05)
+            await w.call(op, *args)
+            nursery.cancel_scope.cancel()
+        return seen
+
+    async def test(w, pids):
+        seen = await sampled(w, "report", "the server answered", 0.5)
+        assert seen[0] is False and seen.count(True) > 10  # from its report until its answer
+        assert not w.server_answered  # not after it
+        assert True not in await sampled(w, "sleep", 0.3)  # a call that reports nothing
+    with_worker(test)
+
+
 def test_timeout_raises_and_the_next_call_gets_a_fresh_worker():
     async def test(w, pids):
         first = await w.call("pid")

@@ -43,5 +43,8 @@ class Backend(Protocol):
     async def server_file(self, name: str) -> bytes:
         """Content of a server-level file other than `status` (log, stats, zombies, suites.def)."""
 
+    def server_answered(self) -> bool:
+        """A call is under way whose server has answered it: slow (a big first sync), not hung."""
+
     async def close(self) -> None:
         """Stop any worker; later calls may start a new one."""

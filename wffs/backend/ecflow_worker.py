@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import ecflow
 
@@ -111,7 +111,8 @@ class EcflowSession:
     """One client, one cached definition, and what the last delta reported per node."""
 
     def __init__(self, host: str, port: int, max_file_size: int, *, ssl: bool = False,
-                 auth: Optional[str] = None, script_manuals: Optional[str] = None):
+                 auth: Optional[str] = None, script_manuals: Optional[str] = None,
+                 report: Callable[[str], None] = lambda text: None):
         self.host, self.port = host, port
         self.auth_file = auth  # read when first needed, again after a failure (the user may fix it)
         self.logged_in = not auth
@@ -132,6 +133,7 @@ class EcflowSession:
         self.version = ""
         self.inheritance = ecflow_att.Inheritance(())
         self.manuals = ScriptManuals(script_manuals)  # what each script says of its manual, between mounts
+        self.report = report  # how a long call says it is under way (protocol.reporter)
 
     # ---- server calls -------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -182,8 +184,16 @@ class EcflowSession:
         if self.synced and not self.call(self.client.news_local):
             return False
         first = not self.synced
+        if first and not self.version:
+            # a small request first: a hung server does not answer it, while a big server's first view
+            # takes seconds after it has answered (50,000 tasks: 7 s), which the mount is told it may wait
+            self.version = self.server_version()
+            if self.version:
+                self.report(f"the server answered ({self.version}); fetching its definition")
         self.call(self.client.sync_local)
         self.synced = True
+        if first:
+            self.report("definition received; making the tree")
         paths = set(self.client.changed_node_paths)
         if first or not paths:
             self.changed = None
@@ -242,8 +252,8 @@ class EcflowSession:
 
     def server_version(self) -> str:
         try:
-            return self.client.server_version()
-        except RuntimeError:
+            return self.call(self.client.server_version)
+        except (Unavailable, Missing):
             return ""
 
     def update_why(self, defs, node, path: str, cheap: tuple) -> bool:
@@ -539,7 +549,7 @@ def main(argv=None) -> int:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the binding prints goes to stderr, never into the protocol stream
     session = EcflowSession(args.host, args.port, args.max_file_size, ssl=args.ssl, auth=args.auth,
-                            script_manuals=args.script_manuals or None)
+                            script_manuals=args.script_manuals or None, report=protocol.reporter(answers))
     if args.user:
         session.client.set_user_name(args.user)
     protocol.serve(session, sys.stdin.buffer, answers)

@@ -52,6 +52,21 @@ class FrameBuffer:
         return pickle.loads(body)
 
 
+#: First item of a frame a worker sends before its answer, to say how a long call is going.
+PROGRESS = "progress"
+
+
+def reporter(answers):
+    """What a worker calls to say, during a long call, that its server has answered and the call goes on:
+    a (PROGRESS, text) frame ahead of the answer (the mount can then tell a slow server from a hung one)."""
+
+    def report(text: str) -> None:
+        answers.write(encode((PROGRESS, text)))
+        answers.flush()
+
+    return report
+
+
 class Unavailable(Exception):
     """(In a worker) the server refused, did not answer, or what it needs cannot be read."""
 
@@ -62,7 +77,7 @@ class Missing(Exception):
 
 def serve(session, requests, answers) -> None:
     """A worker's loop: answer requests until its stdin closes, calling session.op_<op>(*args):
-    ('ok', value) or ('err', 'unavailable'|'missing'|'bug', text)."""
+    ('ok', value) or ('err', 'unavailable'|'missing'|'bug', text), after any frames of `reporter`'s."""
     while True:
         message = read_message(requests)
         if message is None:

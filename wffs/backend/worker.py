@@ -36,6 +36,7 @@ class WorkerProcess:
         self.starts = 0
         self._synced_with = 0  # the start whose worker last answered a syncing_call
         self.private_dir = ""
+        self.heard: Optional[str] = None  # what the worker last reported of the call in progress
 
     async def _start(self) -> None:
         env = dict(os.environ)
@@ -82,6 +83,7 @@ class WorkerProcess:
         try:
             return await self._call_locked(op, args, limit)
         finally:
+            self.heard = None
             self.lock.release()
             log.debug("%s: %s took %.3f s", self.label, op, trio.current_time() - started)
 
@@ -113,16 +115,27 @@ class WorkerProcess:
             log.error("%s: worker error in %s: %s", self.label, op, text)
         raise ServerUnavailable(f"{self.label}: {text}")
 
+    @property
+    def server_answered(self) -> bool:
+        """A call is in progress and its worker has reported that the server answered it: the server is
+        slow (a big first sync), not hung."""
+        return self.heard is not None
+
     async def _receive(self):
+        """The call's answer; what the worker reports before it is kept in self.heard."""
         while True:
             try:
-                return self.frames.pop()
+                message = self.frames.pop()
             except LookupError:
-                pass
-            data = await self.proc.stdout.receive_some(1 << 20)
-            if not data:
-                raise EOFError
-            self.frames.feed(data)
+                data = await self.proc.stdout.receive_some(1 << 20)
+                if not data:
+                    raise EOFError
+                self.frames.feed(data)
+                continue
+            if message[0] != protocol.PROGRESS:
+                return message
+            self.heard = message[1]
+            log.debug("%s: %s", self.label, self.heard)
 
 
 class WorkerBackend:
@@ -147,6 +160,9 @@ class WorkerBackend:
     async def node_state(self, path: str) -> dict:
         """The state of a node, as a mirror's remote: brought in step first."""
         return await self._syncing_call("node_state", path)
+
+    def server_answered(self) -> bool:
+        return self.worker.server_answered
 
     async def close(self) -> None:
         await self.worker.stop()
