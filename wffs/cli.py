@@ -119,7 +119,7 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
         servers = [ServerConfig(f"{host}:{port}", host, port, ssl=ssl)]
     prepare_mountpoint(mnt)
     if not foreground:
-        background(mnt, log_file)
+        background(mnt, log_file, timeout)
         return
     setup_logging(debug, log_file)
     from wffs.backend.cylc import CylcBackend
@@ -164,16 +164,19 @@ def prepare_mountpoint(mnt: str) -> None:
         raise click.ClickException(f"{mnt} is already mounted (wffs umount {mnt})")
 
 
-def background(mnt: str, log_file: str | None) -> None:
-    """Run this same command with --foreground in a new session and wait until its mount answers.
+def background(mnt: str, log_file: str | None, timeout: float) -> None:
+    """Run this same command with --foreground in a new session and wait until its mount answers (it may
+    wait first_view_limit for a slow server's first view; starting Python and the mount take the rest).
 
     A child process rather than a fork: FUSE and trio start threads, which do not survive a fork.
     """
+    from wffs.mount import first_view_limit
+
     log_file = log_file or default_log_file(mnt)
     argv = [sys.executable, "-m", "wffs.cli"] + sys.argv[1:] + ["--foreground", "--log", log_file]
     with open(os.devnull, "rb") as devnull, open(log_file, "ab") as log:
         child = subprocess.Popen(argv, stdin=devnull, stdout=log, stderr=log, start_new_session=True)
-    if mounts.wait_mounted(mnt, timeout=90, alive=lambda: child.poll() is None):
+    if mounts.wait_mounted(mnt, timeout=first_view_limit(timeout) + 30, alive=lambda: child.poll() is None):
         return
     if child.poll() is None:
         child.terminate()

@@ -88,19 +88,25 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
     trio.run(main)
 
 
+def first_view_limit(timeout: float) -> float:
+    """The longest a mount waits for its first view (a first sync's own deadline, and a second)."""
+    return max(timeout, WorkerBackend.FULL_SYNC_TIMEOUT) + 1.0
+
+
 async def first_view(ops: Operations, nursery, timeout: float) -> None:
     """Before the mount answers: every server's first view and its listings (0.3 s at 10,000 tasks), so
     that the first `find` or `ls -lR` costs what it costs on a static file system.  A server that has not
     answered within `timeout` + 1 s is taken as hung and not waited for (its directory says why in
     .server/status meanwhile); one that answered is slow, not hung (50,000 tasks take 8 s to sync), and
-    is waited for within its first sync's own deadline, so that the mount never answers with an empty tree.
-    Only then the builder of later listings starts: started before, it could take the first ones and
-    build them in the background, one directory per turn, while the mount already answered (trio runs
-    woken tasks in either order)."""
+    is waited for until its first sync ends (first_view_limit at most), so that the mount of a big server
+    does not answer with an empty tree.  Only then the builder of later listings starts: started before,
+    it could take the first ones and build them in the background, one directory per turn, while the
+    mount already answered (trio runs woken tasks in either order)."""
+    limit = trio.current_time() + first_view_limit(timeout)
     with trio.move_on_after(max(timeout, 1.0) + 1.0):
         for refresher in ops.refreshers:
             await refresher.first_done.wait()
-    with trio.move_on_after(WorkerBackend.FULL_SYNC_TIMEOUT):
+    with trio.move_on_at(limit):
         for refresher in ops.refreshers:
             if not refresher.first_done.is_set() and refresher.vfs.backend.server_answered():
                 log.info("%s answered; waiting for its first view", refresher.vfs.backend.name)
