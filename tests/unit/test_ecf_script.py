@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wffs.backend.ecf_script import directive, manual_of
+from wffs.backend import ecf_script
+from wffs.backend.ecf_script import IncludeCheck, directive, manual_of
 
 SERVER_SAID = [
     (b"%manual\nman text\n  indented\n%end\necho bye\n", b"man text\n  indented\n"),
@@ -52,6 +53,25 @@ def test_includes_without_directives_add_nothing(tmp_path):
     (tmp_path / "include").mkdir()
     (tmp_path / "include" / "head.h").write_bytes(b"echo head %ECF_NAME%\n")
     assert manual(b"%include <head.h>\n%manual\nmine\n%end\n", tmp_path) == b"mine\n"
+
+
+def test_one_check_of_many_scripts_looks_at_each_include_once(tmp_path, monkeypatch):
+    (tmp_path / "include").mkdir()
+    (tmp_path / "include" / "head.h").write_bytes(b"echo head\n")
+    (tmp_path / "include" / "manh.h").write_bytes(b"%manual\nfrom include\n%end\n")
+    looked_at = []
+    real = ecf_script._has_directives
+    monkeypatch.setattr(ecf_script, "_has_directives", lambda path: looked_at.append(path) or real(path))
+    where = dict(script_dir=str(tmp_path / "s"), include_dirs=[str(tmp_path / "include")], ecf_home=str(tmp_path))
+    check = IncludeCheck()
+    for _ in range(50):  # the scripts of a suite: the same includes
+        assert check.harmless([b"<head.h>"], **where)
+        assert not check.harmless([b"<head.h>", b"<manh.h>"], **where)
+    assert sorted(set(looked_at)) == sorted(looked_at)  # each candidate file once
+    assert str(tmp_path / "include" / "head.h") in looked_at
+    (tmp_path / "include" / "head.h").write_bytes(b"%manual\nnow one\n%end\n")  # edited between syncs
+    assert check.harmless([b"<head.h>"], **where)  # this pass keeps what it saw
+    assert not IncludeCheck().harmless([b"<head.h>"], **where)  # the next pass sees the edit
 
 
 def test_an_include_with_a_manual_is_left_to_the_server(tmp_path):

@@ -132,6 +132,7 @@ class EcflowSession:
         self.local_files = True
         self.version = ""
         self.inheritance = ecflow_att.Inheritance(())
+        self.include_check = ecf_script.IncludeCheck()  # include files looked at once per delta
         self.manuals = ScriptManuals(script_manuals)  # what each script says of its manual, between mounts
         self.report = report  # how a long call says it is under way (protocol.reporter)
 
@@ -220,6 +221,7 @@ class EcflowSession:
         self.local_files = bool(ecf_home) and os.path.isdir(ecf_home)
         records, seen = [], set()
         self.inheritance = ecflow_att.Inheritance(self.server_vars)  # shared by this delta's nodes
+        self.include_check = ecf_script.IncludeCheck()
         stack = [(s, full) for s in reversed(list(defs.suites))]
         while stack:
             node, render_all = stack.pop()
@@ -334,7 +336,7 @@ class EcflowSession:
         if found is None:  # only the server can tell: no need for the node's variables
             return None
         where, micro = self.script_context(node, script_path)
-        if micro != "%" or not ecf_script.includes_harmless(found[1], **where):
+        if micro != "%" or not self.include_check.harmless(found[1], **where):
             return None
         return served_size(found[0], self.max_file_size)
 
