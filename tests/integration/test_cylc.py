@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from wffs import layout
+from wffs.backend import protocol
 from wffs.backend.cylc_map import STATE_MAP
 from wffs.cylcdev import CylcWorkflow, marked_pids
 from wffs.devserver import EcflowServer, state_of
 
-from .mounting import Mount, run, wait_until
+from .mounting import ROOT, Mount, run, wait_until
 
 SETTLED = {"1/bad": "failed", "2/bad": "failed", "1/held_one": "waiting (held,queued)",
            "1/long": "running", "2/long": "running"}
@@ -168,6 +170,26 @@ def test_config_mount_puts_the_workflow_under_its_name(workflow, tmp_path):
         assert (m.path / "model/1/bad.abo").read_text() == "aborted\n"
         assert (m.path / "model/1/FAM/a.com").exists()
         assert "state running" in (m.path / "model/.server/status").read_text()
+
+
+def test_a_first_sync_says_the_scheduler_answered(workflow):
+    """Ahead of its first answer the worker says the scheduler answered, so that a mount waits for a big
+    workflow's first view instead of taking the scheduler as hung (see wffs.mount.first_view)."""
+    requests = protocol.encode(("sync", ())) * 2  # then stdin closes: the worker answers both and exits
+    done = subprocess.run([sys.executable, "-m", "wffs.backend.cylc_worker", workflow.name], input=requests,
+                          capture_output=True, cwd=ROOT, env=workflow.env(marked=False), timeout=60)
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    frames = protocol.FrameBuffer()
+    frames.feed(done.stdout)
+    messages = []
+    while True:
+        try:
+            messages.append(frames.pop())
+        except LookupError:
+            break
+    assert messages[0] == (protocol.PROGRESS, "the scheduler answered; fetching the workflow")
+    assert [m[0] for m in messages[1:]] == ["ok", "ok"]  # the full first view, then a later sync: no report
+    assert messages[1][1]["full"] and messages[1][1]["records"]
 
 
 def test_hold_and_release_show_within_3_s(workflow, cmount):

@@ -93,6 +93,15 @@ def test_a_stopped_workflow_is_read_from_its_database(session):
     assert session.op_sync() is None  # nothing changed
 
 
+def test_a_first_sync_of_a_stopped_workflow_says_it_reads_the_database(session):
+    said = []
+    session.report = said.append
+    assert session.op_sync()["full"]
+    assert said == ["the workflow is stopped; reading its database"]
+    session.op_sync()
+    assert len(said) == 1  # only a first sync says how it goes
+
+
 def test_files_are_the_bytes_on_disk_with_their_sizes(session):
     recs = {r["path"]: r for r in session.op_sync()["records"]}
     for path, task in (("/1/prep", "prep"), ("/1/FAM/a", "a")):

@@ -26,7 +26,7 @@ import shutil
 import sqlite3
 import sys
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 from wffs.backend import cylc_map, protocol
 from wffs.backend.capped import read_capped, served_size
@@ -66,8 +66,10 @@ def run_dir_of(workflow: str) -> str:
 
 
 class CylcSession:
-    def __init__(self, workflow: str, max_file_size: int, timeout: float):
+    def __init__(self, workflow: str, max_file_size: int, timeout: float,
+                 report: Callable[[str], None] = lambda text: None):
         self.workflow = workflow
+        self.report = report  # how a first sync says it is under way (protocol.reporter)
         self.run_dir = run_dir_of(workflow)
         self.max_file_size = max_file_size
         self.timeout = timeout
@@ -119,6 +121,8 @@ class CylcSession:
         """Bring self.pb in step with the scheduler; True if it changed.  A stopped scheduler: pb None."""
         try:
             answer = self.graphql(LAST_UPDATED)
+            if not self.synced:  # a small request: the whole workflow, next, may take a while
+                self.report("the scheduler answered; fetching the workflow")
             flows = answer.get("workflows") or []
             last = flows[0]["lastUpdated"] if flows else None
             if self.pb is not None and last == self.last_updated:
@@ -138,6 +142,8 @@ class CylcSession:
                 raise Unavailable(f"no workflow {self.workflow} ({self.run_dir}: not a directory)") from None
             if str(e) != "stopped" and not self.stopped():
                 raise
+            if not self.synced:
+                self.report("the workflow is stopped; reading its database")
             changed = self.pb is not None or self.status != "stopped"
             self.pb, self.last_updated, self.status = None, None, "stopped"
             return changed
@@ -471,7 +477,7 @@ def main(argv=None) -> int:
         atexit.register(shutil.rmtree, private, True)
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything cylc prints goes to stderr, never into the protocol stream
-    session = CylcSession(args.workflow, args.max_file_size, args.timeout)
+    session = CylcSession(args.workflow, args.max_file_size, args.timeout, report=protocol.reporter(answers))
     protocol.serve(session, sys.stdin.buffer, answers)
     return 0
 
