@@ -47,6 +47,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 from wffs import mounts
 from wffs.backend.protocol import PRIVATE_DIR_ENV  # noqa: E402
 from wffs.devserver import EcflowServer  # noqa: E402
+from bench_wire import CountingForwarder, wire_delta  # noqa: E402
 
 PY = sys.executable
 SCALES = {"1k": (2, 10, 50), "10k": (10, 20, 50), "50k": (50, 20, 50)}  # suites, families, tasks
@@ -130,6 +131,7 @@ class Cleanup:
         self.tmpfs: List[Path] = []
         self.servers: List[EcflowServer] = []
         self.procs: List[subprocess.Popen] = []
+        self.forwarders: List[CountingForwarder] = []
         self.done = False
 
     def run(self) -> None:
@@ -145,6 +147,9 @@ class Cleanup:
             except Exception as e:  # keep cleaning up
                 print(f"cleanup: {fp.mnt}: {e}", file=sys.stderr)
         self.fuse.clear()
+        for wire in self.forwarders:
+            wire.close()
+        self.forwarders.clear()
         for path in list(self.tmpfs):
             if mounts.is_mounted(str(path)):
                 subprocess.run(["umount", str(path)], stderr=subprocess.DEVNULL)
@@ -330,11 +335,15 @@ def parse_stats(text: str) -> Dict[str, int]:
     return counters
 
 
-def stats_snapshot(server: EcflowServer) -> Dict[str, Any]:
+def stats_snapshot(server: EcflowServer, wire: Optional[CountingForwarder] = None) -> Dict[str, Any]:
+    """The server's request counters (and the bytes through `wire`, the forwarder a mount talks through)."""
     done = server.cli("--stats", timeout=30)
     io = proc_io(server.pid)
-    return {"time": time.time(), "counters": parse_stats(done.stdout.decode(errors="replace")),
+    snap = {"time": time.time(), "counters": parse_stats(done.stdout.decode(errors="replace")),
             "server_wchar": io.get("wchar"), "server_rchar": io.get("rchar")}
+    if wire is not None:
+        snap["wire"] = wire.snapshot()
+    return snap
 
 
 def stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]:
@@ -345,6 +354,8 @@ def stats_delta(before: Dict[str, Any], after: Dict[str, Any]) -> Dict[str, Any]
     out = {"requests": counters, "seconds": after["time"] - before["time"]}
     if before.get("server_wchar") is not None and after.get("server_wchar") is not None:
         out["server_bytes_written"] = after["server_wchar"] - before["server_wchar"]
+    if "wire" in before and "wire" in after:
+        out["wire"] = wire_delta(before["wire"], after["wire"])
     return out
 
 
@@ -491,11 +502,13 @@ class ScaleRun:
         progress(f"{self.scale}: loaded {result.tasks} tasks {result.states}, {result.with_output} with "
                  f"job output, in {result.seconds:.1f} s")
 
-    def wffs(self, name: str, counted: Optional[Path] = None) -> FuseProc:
+    def wffs(self, name: str, counted: Optional[Path] = None, via: Optional[CountingForwarder] = None) -> FuseProc:
+        """A wffs mount of the server (`via`: through a forwarder that counts the bytes on the wire)."""
         self.mount_count += 1
         mnt = self.dir / f"mnt-{name}"
         log = self.dir / "logs" / f"wffs-{name}.log"
-        tail = ["mount", "localhost", str(self.server.port), str(mnt), "--foreground",
+        host, port = ("127.0.0.1", via.port) if via else ("localhost", self.server.port)
+        tail = ["mount", host, str(port), str(mnt), "--foreground",
                 "--refresh", str(REFRESH), "--log", str(log)]
         if counted is not None:
             argv = [PY, "-c", COUNTING_WRAPPER, str(counted)] + tail
@@ -677,12 +690,15 @@ class ScaleRun:
     def cost_and_idle(self, meanwhile: Callable[[], None]) -> Dict[str, Any]:
         """Requests for a cold mount + find, then for idle_seconds of that mount left alone (sampled every
         5 s, for as long as `meanwhile` runs: things that do not talk to the server)."""
-        s0 = stats_snapshot(self.server)
-        fp = self.wffs("cost").start(self.mount_timeout)
-        s1 = stats_snapshot(self.server)
+        wire = CountingForwarder(self.server.port).start()  # its bytes: what a network would carry
+        CLEANUP.forwarders.append(wire)
+        snap = lambda: stats_snapshot(self.server, wire)  # noqa: E731
+        s0 = snap()
+        fp = self.wffs("cost", via=wire).start(self.mount_timeout)
+        s1 = snap()
         drop_caches()
         find = self.run_command("find", "find {m} | wc -l", fp.mnt)
-        s2 = stats_snapshot(self.server)
+        s2 = snap()
         result = {"mount": stats_delta(s0, s1), "find": stats_delta(s1, s2),
                   "mount_and_find": stats_delta(s0, s2), "find_seconds": find["seconds"],
                   "mount_seconds": fp.mount_seconds}
@@ -691,7 +707,7 @@ class ScaleRun:
 
         def sampler():
             while not stop.wait(max(0.1, samples[-1]["time"] + 5.0 - time.time())):
-                samples.append(stats_snapshot(self.server))
+                samples.append(snap())
 
         thread = threading.Thread(target=sampler, daemon=True)
         thread.start()
@@ -706,7 +722,7 @@ class ScaleRun:
         finally:
             stop.set()
             thread.join()
-        samples.append(stats_snapshot(self.server))
+        samples.append(snap())
         within = [s for s in samples if s["time"] - s2["time"] <= self.idle_seconds + 2.5]
         end = within[-1]
         result["idle"] = stats_delta(s2, end)
@@ -720,6 +736,8 @@ class ScaleRun:
             result["idle_after_polling_stops"] = stats_delta(after[0], after[-1])
         self.note_mount(fp, "cost + idle")
         fp.stop()
+        wire.close()
+        CLEANUP.forwarders.remove(wire)
         return result
 
     # ---------------------------------------------------------------- freshness
@@ -1342,6 +1360,12 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
         rep(f"  {'request':<22}" + "".join(f"{c:>16}" for c, _ in cols))
         for n in names:
             rep(f"  {n:<22}" + "".join(f"{d['requests'].get(n, 0):>16}" for _, d in cols))
+        wired = [d["wire"] for _, d in cols if "wire" in d]
+        if wired:
+            rep(f"  {'bytes to the server':<22}" + "".join(f"{w['to_server']:>16}" for w in wired)
+                + "   (on the wire: counted by a forwarder between")
+            rep(f"  {'bytes from the server':<22}" + "".join(f"{w['from_server']:>16}" for w in wired)
+                + "    the mount and the server; TCP payload)")
         rep(f"  {'server bytes written':<22}" + "".join(f"{d.get('server_bytes_written', 0):>16}" for _, d in cols)
             + "   (/proc io wchar: replies, log, checkpoints)")
     buckets = cost.get("idle_timeline", []) if cost else []
