@@ -1366,8 +1366,8 @@ def print_scale(rep: Report, r: Dict[str, Any], idle_seconds: float) -> None:
                 + "   (on the wire: counted by a forwarder between")
             rep(f"  {'bytes from the server':<22}" + "".join(f"{w['from_server']:>16}" for w in wired)
                 + "    the mount and the server; TCP payload)")
-        rep(f"  {'server bytes written':<22}" + "".join(f"{d.get('server_bytes_written', 0):>16}" for _, d in cols)
-            + "   (/proc io wchar: replies, log, checkpoints)")
+        rep(f"  {'server file writes':<22}" + "".join(f"{d.get('server_bytes_written', 0):>16}" for _, d in cols)
+            + "   (/proc io wchar: its log and checkpoints; its replies, sent with sendmsg, are not in it)")
     buckets = cost.get("idle_timeline", []) if cost else []
     if buckets:
         rep("  idle timeline (requests per ~5 s since the find ended): " +
