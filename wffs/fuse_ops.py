@@ -80,6 +80,7 @@ class Operations(pyfuse3.Operations):
         self._listings_wanted = trio.Event()
         self._files: dict[int, bytes] = {}
         self._opened: dict[int, tuple] = {}  # fh -> (inode, entry with the size of the content pinned)
+        self._unread: dict[int, int] = {}  # inode -> its newest handle, until that handle's first read
         self._logs: dict = {}  # fh -> EventLog
         self._reported: dict[int, int] = {}  # inode -> size last told to the kernel
         self._next_fh = 1
@@ -144,7 +145,11 @@ class Operations(pyfuse3.Operations):
         with errors():
             path = self.inodes.path(inode)
             try:
-                return self._attrs(path, await self._entry(path))
+                entry = await self._entry(path)
+                pinned = self._opened.get(self._unread.get(inode))
+                if pinned is not None and pinned[1].size != entry.size:
+                    return self._pinned_attrs(path, pinned[1])
+                return self._attrs(path, entry)
             except NotFound:
                 held = [entry for ino, entry in self._opened.values() if ino == inode]
                 if held:  # renamed by a state change since it was opened: fstat answers for the open file
@@ -152,6 +157,15 @@ class Operations(pyfuse3.Operations):
                 if path not in self._creating.values():
                     raise
                 return self._new_control_attrs(path)  # created, not yet accepted by the server
+
+    def _pinned_attrs(self, path: tuple, pinned: Entry) -> pyfuse3.EntryAttributes:
+        """The size of the content a handle opened just now holds, where a refresh changed the file since:
+        the fstat() that follows an open (tar's, before it reads st_size bytes) must describe what that
+        handle's read() returns.  (pyfuse3 does not say which handle a getattr comes through.)  Not kept by
+        the kernel: the next stat asks again."""
+        a = self._attrs(path, pinned)
+        a.attr_timeout = a.entry_timeout = 0.0
+        return a
 
     async def access(self, inode, mode, ctx):
         """`test -w` and access(2) answer as a write would: EROFS except for control files (the owner's)."""
@@ -242,7 +256,7 @@ class Operations(pyfuse3.Operations):
             # status files, .att and the files read ahead (a backup, `grep -r`, `tar`): no further lookup
             found = None if flags & WRITE_FLAGS else self.tree.cached_file(path)
             if found is not None:
-                return self._open_content(inode, *found)
+                return await self._open_content(inode, *found)
             entry = await self._entry(path)
             if entry.is_dir:
                 raise IsADirectoryError(path)
@@ -252,23 +266,35 @@ class Operations(pyfuse3.Operations):
                 fh = self._new_fh()
                 self._logs[fh] = self.tree.event_log(entry)
                 return pyfuse3.FileInfo(fh=fh, direct_io=True)
-            return self._open_content(inode, entry, await self.tree.content(entry))
+            return await self._open_content(inode, entry, await self.tree.content(entry))
 
-    def _open_content(self, inode: int, entry: Entry, data: bytes) -> pyfuse3.FileInfo:
+    async def _open_content(self, inode: int, entry: Entry, data: bytes) -> pyfuse3.FileInfo:
         resized = self._reported.get(inode, len(data)) != len(data)
-        if resized:  # the kernel holds an older size: read past it directly, and let it forget it
+        if resized:
+            # The kernel holds an older size (told before a refresh whose invalidation has not reached it
+            # yet, or before the file was measured): read past it directly, and make it forget it before
+            # this open returns, so that an fstat() of the new handle asks again (and tar, which reads
+            # st_size bytes, gets the size of what read() returns).
             self._reported[inode] = len(data)
-            trio.lowlevel.spawn_system_task(invalidate_attrs, inode)
+            await invalidate_attrs(inode)
         fh = self._new_fh()
         self._files[fh] = data  # one consistent content for the life of this handle
         self._opened[fh] = (inode, entry if entry.size == len(data) else entry._replace(size=len(data)))
+        self._unread[inode] = fh
         return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     async def read(self, fh, off, size):
         log = self._logs.get(fh)
         if log is not None:
             return log.read(off, size)
+        self._read_begun(fh)
         return self._files.get(fh, b"")[off:off + size]
+
+    def _read_begun(self, fh: int) -> None:
+        """A handle's reader has had its fstat: getattr answers for the file again (see _pinned_attrs)."""
+        opened = self._opened.get(fh)
+        if opened is not None and self._unread.get(opened[0]) == fh:
+            del self._unread[opened[0]]
 
     async def statfs(self, ctx):
         s = pyfuse3.StatvfsData()
@@ -338,6 +364,7 @@ class Operations(pyfuse3.Operations):
             await pending.mirrors.write(pending.node, pending.data.decode("utf-8", "replace"))
 
     async def release(self, fh):
+        self._read_begun(fh)
         self._files.pop(fh, None)
         self._opened.pop(fh, None)
         self._logs.pop(fh, None)
@@ -387,9 +414,8 @@ class Operations(pyfuse3.Operations):
             new_names = {n.name for n in self._names(new)}
             for name in old_names | new_names:
                 ino = self.inodes.known(parent + (name,))
-                if ino is not None:
-                    inodes.append(ino)
-                    self._reported.pop(ino, None)
+                if ino is not None:  # (its _reported size stays: until the kernel has forgotten it,
+                    inodes.append(ino)  # an open must see that the content's size is new, see _open_content)
                 if name in old_names - new_names or ino is not None and name in new_names - old_names:
                     entries.append((parent_ino, name))  # gone, or a name the kernel knew for another entry
         for parent_ino, name in entries:

@@ -1,0 +1,85 @@
+"""wffs.fuse_ops.Operations against an in-memory backend: what the kernel is told around a refresh.
+
+The kernel itself is not here: its cache notifications (invalidate_inodes) are recorded instead."""
+
+from __future__ import annotations
+
+import os
+
+import pyfuse3
+import trio
+
+from tests.fakes import FakeBackend
+from wffs import fuse_ops
+from wffs.fuse_ops import Operations
+from wffs.tree import Tree
+from wffs.vfs import Vfs
+
+
+def test_an_att_opened_before_the_kernel_forgot_its_old_size_reads_what_fstat_says(monkeypatch):
+    """A refresh changes a task's .att (its state: another size); the kernel still holds the old size
+    until the notification sent by `invalidate` reaches it.  An open in between must not leave it so:
+    fstat() of the new handle said 2337 bytes where read() gave 2317 (the load test saw it once), which
+    is what makes tar and rsync write a corrupt copy."""
+    forgotten = []
+    monkeypatch.setattr(fuse_ops, "invalidate_inodes", forgotten.extend)  # the kernel forgets these
+    monkeypatch.setattr(pyfuse3, "invalidate_entry_async", lambda *args, **kwargs: None)
+
+    async def main():
+        fake = FakeBackend()
+        fake.add("/s")
+        fake.add("/s/t", state="queued")
+        tree = Tree({}, single=True)
+        vfs = tree.servers["local"] = Vfs(fake, refresh=2.0)
+        ops = Operations(tree, refresh=2.0)
+        await vfs.refresh_once()
+        suite = await ops.lookup(pyfuse3.ROOT_INODE, b"s")
+        told = await ops.lookup(suite.st_ino, b"t.att")  # the size the kernel now holds
+        fake.set_state("/s/t", "complete")
+        await ops.invalidate(await vfs.refresh_once(), vfs)  # ... and still holds: not reached it yet
+        forgotten.clear()
+        info = await ops.open(told.st_ino, os.O_RDONLY, None)
+        data = await ops.read(info.fh, 0, 1 << 20)
+        assert data == vfs.snapshot.node("/s/t").att and len(data) != told.st_size
+        assert info.direct_io  # read() is not cut at the size the kernel holds
+        assert forgotten == [told.st_ino]  # and the kernel has forgotten it before open() returned,
+        assert (await ops.getattr(told.st_ino)).st_size == len(data)  # so fstat() asks, and is told this
+        await ops.release(info.fh)
+        forgotten.clear()
+        again = await ops.open(told.st_ino, os.O_RDONLY, None)  # told now: the short way, cached
+        assert not again.direct_io and again.keep_cache and forgotten == []
+
+    trio.run(main)
+
+
+def test_fstat_right_after_open_describes_the_opened_content_though_a_refresh_came_between(monkeypatch):
+    """tar opens, fstats, then reads st_size bytes.  A refresh between its open and its fstat changed the
+    .att again: the fstat (a getattr, which pyfuse3 does not tie to the handle) answers for the content
+    that handle holds, until its first read; after that, for the file as it is now."""
+    monkeypatch.setattr(fuse_ops, "invalidate_inodes", lambda inodes: None)
+    monkeypatch.setattr(pyfuse3, "invalidate_entry_async", lambda *args, **kwargs: None)
+
+    async def main():
+        fake = FakeBackend()
+        fake.add("/s")
+        fake.add("/s/t", state="queued")
+        tree = Tree({}, single=True)
+        vfs = tree.servers["local"] = Vfs(fake, refresh=2.0)
+        ops = Operations(tree, refresh=2.0)
+        await vfs.refresh_once()
+        suite = await ops.lookup(pyfuse3.ROOT_INODE, b"s")
+        att = (await ops.lookup(suite.st_ino, b"t.att")).st_ino
+        info = await ops.open(att, os.O_RDONLY, None)
+        opened = vfs.snapshot.node("/s/t").att
+        fake.set_state("/s/t", "aborted")
+        await ops.invalidate(await vfs.refresh_once(), vfs)
+        now = vfs.snapshot.node("/s/t").att
+        assert len(now) != len(opened)
+        fstat = await ops.getattr(att)
+        assert fstat.st_size == len(opened) and fstat.attr_timeout == 0  # not kept: the file has changed
+        assert await ops.read(info.fh, 0, 1 << 20) == opened
+        assert (await ops.getattr(att)).st_size == len(now)  # read begun: the file as it is now
+        await ops.release(info.fh)
+        assert (await ops.getattr(att)).st_size == len(now)
+
+    trio.run(main)
