@@ -16,25 +16,36 @@ from wffs.tree import Tree
 from wffs.vfs import Vfs
 
 
+def without_a_kernel(monkeypatch, forgotten: list) -> None:
+    """The kernel's cache notifications: the inodes it is told to forget go to `forgotten`."""
+    monkeypatch.setattr(fuse_ops, "invalidate_inodes", forgotten.extend)
+    monkeypatch.setattr(pyfuse3, "invalidate_entry_async", lambda *args, **kwargs: None)
+
+
+async def one_task_mounted() -> tuple:
+    """(backend, vfs, operations, inode of /s/t's .att as a lookup told the kernel) for a suite s with
+    one queued task t."""
+    fake = FakeBackend()
+    fake.add("/s")
+    fake.add("/s/t", state="queued")
+    tree = Tree({}, single=True)
+    vfs = tree.servers["local"] = Vfs(fake, refresh=2.0)
+    ops = Operations(tree, refresh=2.0)
+    await vfs.refresh_once()
+    suite = await ops.lookup(pyfuse3.ROOT_INODE, b"s")
+    return fake, vfs, ops, await ops.lookup(suite.st_ino, b"t.att")
+
+
 def test_an_att_opened_before_the_kernel_forgot_its_old_size_reads_what_fstat_says(monkeypatch):
     """A refresh changes a task's .att (its state: another size); the kernel still holds the old size
     until the notification sent by `invalidate` reaches it.  An open in between must not leave it so:
     fstat() of the new handle said 2337 bytes where read() gave 2317 (the load test saw it once), which
     is what makes tar and rsync write a corrupt copy."""
     forgotten = []
-    monkeypatch.setattr(fuse_ops, "invalidate_inodes", forgotten.extend)  # the kernel forgets these
-    monkeypatch.setattr(pyfuse3, "invalidate_entry_async", lambda *args, **kwargs: None)
+    without_a_kernel(monkeypatch, forgotten)
 
     async def main():
-        fake = FakeBackend()
-        fake.add("/s")
-        fake.add("/s/t", state="queued")
-        tree = Tree({}, single=True)
-        vfs = tree.servers["local"] = Vfs(fake, refresh=2.0)
-        ops = Operations(tree, refresh=2.0)
-        await vfs.refresh_once()
-        suite = await ops.lookup(pyfuse3.ROOT_INODE, b"s")
-        told = await ops.lookup(suite.st_ino, b"t.att")  # the size the kernel now holds
+        fake, vfs, ops, told = await one_task_mounted()  # told: the size the kernel now holds
         fake.set_state("/s/t", "complete")
         await ops.invalidate(await vfs.refresh_once(), vfs)  # ... and still holds: not reached it yet
         forgotten.clear()
@@ -56,19 +67,11 @@ def test_fstat_right_after_open_describes_the_opened_content_though_a_refresh_ca
     """tar opens, fstats, then reads st_size bytes.  A refresh between its open and its fstat changed the
     .att again: the fstat (a getattr, which pyfuse3 does not tie to the handle) answers for the content
     that handle holds, until its first read; after that, for the file as it is now."""
-    monkeypatch.setattr(fuse_ops, "invalidate_inodes", lambda inodes: None)
-    monkeypatch.setattr(pyfuse3, "invalidate_entry_async", lambda *args, **kwargs: None)
+    without_a_kernel(monkeypatch, [])
 
     async def main():
-        fake = FakeBackend()
-        fake.add("/s")
-        fake.add("/s/t", state="queued")
-        tree = Tree({}, single=True)
-        vfs = tree.servers["local"] = Vfs(fake, refresh=2.0)
-        ops = Operations(tree, refresh=2.0)
-        await vfs.refresh_once()
-        suite = await ops.lookup(pyfuse3.ROOT_INODE, b"s")
-        att = (await ops.lookup(suite.st_ino, b"t.att")).st_ino
+        fake, vfs, ops, told = await one_task_mounted()
+        att = told.st_ino
         info = await ops.open(att, os.O_RDONLY, None)
         opened = vfs.snapshot.node("/s/t").att
         fake.set_state("/s/t", "aborted")
