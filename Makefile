@@ -2,12 +2,15 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
-APT_NEEDS := ecflow-server ecflow-client python3-ecflow python3-pyfuse3 python3-trio python3-venv rsync mc tmux
+APT_NEEDS := ecflow-server ecflow-client python3-ecflow python3-pyfuse3 python3-trio python3-venv rsync mc tmux \
+             gcc libc6-dev libfuse3-dev
 RUN       := run
 
 .PHONY: setup apt demo stop test test-unit bench clean
 
-setup: $(STAMP)
+DIRCACHE  := wffs/_dircache.so
+
+setup: $(STAMP) $(DIRCACHE)
 
 # Debian packages: only the missing ones, quiet when all are there. fusermount comes from `fuse`
 # unless the machine already has fuse3's fusermount3 (the two packages exclude each other).
@@ -27,6 +30,11 @@ $(STAMP): setup.cfg pyproject.toml | apt
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test,cylc]'
 	@touch $@
 
+# pyfuse3 cannot ask the kernel to keep directory listings; this small library lets wffs do it
+# (wffs/fuse_binding.py, wffs/_dircache.c). Built against the installed libfuse3.
+$(DIRCACHE): wffs/_dircache.c | apt
+	@gcc -O2 -Wall -shared -fPIC -o $@ $< -lfuse3 -ldl
+
 demo: setup
 	@$(PY) scripts/demo.py start --dir $(RUN)/demo
 
@@ -40,7 +48,7 @@ test-unit: setup
 	@$(PY) -m pytest -q -m 'not integration'
 
 clean: stop
-	rm -rf $(VENV) $(RUN) *.egg-info
+	rm -rf $(VENV) $(RUN) *.egg-info $(DIRCACHE)
 
 # Benchmark (issue 11): wffs against tmpfs, the FUSE floor and the ecflow_client way; needs root.
 # Options: make bench BENCH_ARGS='--scale 1k --scale 10k --idle-seconds 60 --rounds 3 --out run/bench'

@@ -7,8 +7,9 @@ It reads the whole tree under SOURCE (names, attributes and file contents) into 
 on MOUNTPOINT and serves it until unmounted or signalled (SIGINT, SIGTERM, SIGHUP). It is what any Python
 FUSE file system of wffs's shape costs on this kernel, with the choices wffs makes: pyfuse3 on trio,
 readdirplus (every readdir entry carries its full attributes, so `ls -l` needs no getattr per entry), the
-same 60 s entry and attribute timeouts, keep_cache on open, the same mount options (pyfuse3's defaults
-without default_permissions), and only the operations a reader needs. The benchmark divides wffs's times by
+same 60 s entry and attribute timeouts, keep_cache on open, listings kept by the kernel (FOPEN_CACHE_DIR
+through wffs/fuse_binding.py, when wffs/_dircache.so is built; here they never change), the same mount
+options (pyfuse3's defaults without default_permissions), and only the operations a reader needs. The benchmark divides wffs's times by
 this floor's: the ratio is what wffs itself adds.
 
 --counts FILE: on SIGUSR1 and on exit, write how many times each operation was called so far (JSON).
@@ -26,8 +27,9 @@ import sys
 import time
 from collections import Counter
 
-import pyfuse3
 import trio
+
+from wffs.fuse_binding import CACHE_DIR_MARK, pyfuse3  # before any other import of pyfuse3
 
 #: What wffs uses for everything that does not change without a state change (wffs/vfs.py CACHE_SECONDS).
 CACHE_SECONDS = 60.0
@@ -112,11 +114,11 @@ class FloorOps(pyfuse3.Operations):
         self.calls["opendir"] += 1
         if inode not in self.tree.listing:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
-        return inode
+        return inode | CACHE_DIR_MARK  # static: the kernel may always keep the listing
 
     async def readdir(self, fh, start_id, token):
         self.calls["readdir"] += 1
-        listing, attrs = self.tree.listing[fh], self.tree.attrs
+        listing, attrs = self.tree.listing[fh & ~CACHE_DIR_MARK], self.tree.attrs
         for i in range(start_id, len(listing)):
             name, ino = listing[i]
             if not pyfuse3.readdir_reply(token, name, attrs[ino], i + 1):

@@ -15,10 +15,11 @@ import stat
 import time
 from typing import Optional
 
-import pyfuse3
 import trio
 
 from wffs import layout
+from wffs.dir_cache import DirCache
+from wffs.fuse_binding import CACHE_DIR_MARK, DIR_CACHE, pyfuse3
 from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.layout import Kind
 from wffs.mirror_line import MirrorLineError
@@ -75,7 +76,9 @@ class Operations(pyfuse3.Operations):
         self.uid, self.gid = os.getuid(), os.getgid()
         self.mount_time = time.time()
         self._dirs: dict[int, list] = {}  # fh -> listing of an open directory
-        self._listings: dict[tuple, tuple] = {}  # path -> (the Vfs's entries, their names and attributes)
+        self._listings: dict[tuple, tuple] = {}  # path -> (the Vfs's entries, their names and attributes, names)
+        # directory handles whose listing the kernel may keep (when wffs/_dircache.so is loaded)
+        self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
         self._stale_tops: set = set()  # where listings are to be built (see build_listings)
         self._listings_wanted = trio.Event()
         self._files: dict[int, bytes] = {}
@@ -182,23 +185,28 @@ class Operations(pyfuse3.Operations):
         with errors():
             path = self.inodes.path(inode)
             fh = self._new_fh()
-            self._dirs[fh] = self._listing(path)
+            listing, names = self._listing(path)
+            if self.dir_cache is not None and self.dir_cache.opened(fh, inode, names):
+                fh |= CACHE_DIR_MARK  # the kernel may keep this listing (see wffs/dir_cache.py)
+            self._dirs[fh] = listing
             return fh
 
-    def _listing(self, path: tuple) -> list:
+    def _listing(self, path: tuple) -> tuple:
         """(name, attributes, path, entry) of a directory's entries, built once per listing the Vfs hands
-        out; attributes None for entries not measured yet (made at each readdir, see _attrs)."""
+        out; attributes None for entries not measured yet (made at each readdir, see _attrs); and the
+        names with their kinds, which the kernel's cached listing holds."""
         entries = self.tree.listdir(path)
         held = self._listings.get(path)
         if held is not None and held[0] is entries:
-            return held[1]
+            return held[1], held[2]
         listing = []
         for e in entries:
             child = path + (e.name,)
             attrs = None if e.size is None else self._attrs(child, e, told=False)
             listing.append((e.name.encode("utf-8", "surrogateescape"), attrs, child, e))
-        self._listings[path] = (entries, listing)
-        return listing
+        names = tuple((e.name, e.is_dir) for e in entries)
+        self._listings[path] = (entries, listing, names)
+        return listing, names
 
     def want_listings(self, top: tuple = ()) -> None:
         """Ask for the listings below `top` to be built soon (a refresh changed something there)."""
@@ -248,6 +256,8 @@ class Operations(pyfuse3.Operations):
 
     async def releasedir(self, fh):
         self._dirs.pop(fh, None)
+        if self.dir_cache is not None:
+            self.dir_cache.released(fh & ~CACHE_DIR_MARK)
 
     async def open(self, inode, flags, ctx):
         await self._use()

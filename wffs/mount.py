@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import signal
 
-import pyfuse3
 import trio
 
 from wffs.backend.worker import WorkerBackend
+from wffs.fuse_binding import DIR_CACHE_OFF, pyfuse3
 from wffs.fuse_ops import CACHE_SECONDS, Operations
 from wffs.mirrors import Mirrors
 from wffs.refresher import Refresher
@@ -74,6 +74,9 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
                     nursery.start_soon(refresher.run)
                     nursery.start_soon(vfs.mirrors.run)
                 await first_view(ops, nursery, timeout)
+                if DIR_CACHE_OFF:
+                    log.warning("listings are not kept by the kernel (each is asked of wffs again): %s",
+                                DIR_CACHE_OFF)
                 pyfuse3.init(ops, mountpoint, fuse_options(options, fsname))
                 try:
                     await pyfuse3.main()

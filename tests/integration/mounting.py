@@ -20,17 +20,17 @@ class Mount:
 
     @classmethod
     def start(cls, port: int, path: Path, *extra: str, host: str = "localhost", refresh: float = 0.5,
-              timeout: float = 60, env: dict | None = None) -> "Mount":
-        return cls.start_target([host, str(port)], path, *extra, refresh=refresh, timeout=timeout, env=env)
+              timeout: float = 60, env: dict | None = None, cli: tuple = ("-m", "wffs.cli")) -> "Mount":
+        return cls.start_target([host, str(port)], path, *extra, refresh=refresh, timeout=timeout, env=env, cli=cli)
 
     @classmethod
     def start_target(cls, target: list, path: Path, *extra: str, refresh: float = 0.5, timeout: float = 60,
-                     env: dict | None = None) -> "Mount":
+                     env: dict | None = None, cli: tuple = ("-m", "wffs.cli")) -> "Mount":
         """`wffs mount TARGET... PATH --foreground` (TARGET: HOST PORT, cylc://ID or --config FILE),
-        returned once mounted; its log is PATH.log beside PATH."""
+        returned once mounted; its log is PATH.log beside PATH.  `cli`: how python runs wffs's command line."""
         path.mkdir(parents=True, exist_ok=True)
         log = path.parent / f"{path.name}.log"
-        argv = [sys.executable, "-m", "wffs.cli", "mount", *target, str(path), "--foreground",
+        argv = [sys.executable, *cli, "mount", *target, str(path), "--foreground",
                 "--refresh", str(refresh), "--log", str(log), *extra]
         proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         mount = cls(path, proc, log)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 
-import pyfuse3
 import trio
 
 from tests.fakes import FakeBackend
 from wffs import fuse_ops
+from wffs.fuse_binding import CACHE_DIR_MARK, pyfuse3
 from wffs.fuse_ops import Operations
 from wffs.tree import Tree
 from wffs.vfs import Vfs
@@ -84,5 +84,40 @@ def test_fstat_right_after_open_describes_the_opened_content_though_a_refresh_ca
         assert (await ops.getattr(att)).st_size == len(now)  # read begun: the file as it is now
         await ops.release(info.fh)
         assert (await ops.getattr(att)).st_size == len(now)
+
+    trio.run(main)
+
+
+def test_a_directory_handle_uses_the_kernels_copy_only_while_its_names_are_unchanged(monkeypatch):
+    """opendir marks the handle (CACHE_DIR_MARK: FOPEN_CACHE_DIR) while the names are those the kernel's
+    copy holds; after a refresh that renamed t.que to t.com, the next handle is unmarked (the kernel drops
+    its copy) and reads the new names from wffs, and the one after it fills the copy again."""
+    without_a_kernel(monkeypatch, [])
+
+    async def names(ops, fh):
+        got = []
+
+        def reply(token, name, attrs, next_id):
+            got.append(name.decode())
+            return True
+        monkeypatch.setattr(pyfuse3, "readdir_reply", reply)
+        await ops.readdir(fh, 0, None)
+        await ops.releasedir(fh)
+        return got
+
+    async def main():
+        fake, vfs, ops, told = await one_task_mounted()
+        suite = (await ops.lookup(pyfuse3.ROOT_INODE, b"s")).st_ino
+        fhs = [await ops.opendir(suite, None) for _ in range(2)]
+        assert all(fh & CACHE_DIR_MARK for fh in fhs)
+        assert "t.que" in await names(ops, fhs[0]) and "t.que" in await names(ops, fhs[1])
+        fake.set_state("/s/t", "complete")
+        await ops.invalidate(await vfs.refresh_once(), vfs)
+        changed = await ops.opendir(suite, None)
+        assert not changed & CACHE_DIR_MARK
+        listed = await names(ops, changed)
+        assert "t.com" in listed and "t.que" not in listed
+        again = await ops.opendir(suite, None)
+        assert again & CACHE_DIR_MARK and await names(ops, again) == listed
 
     trio.run(main)

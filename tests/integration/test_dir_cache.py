@@ -1,0 +1,90 @@
+"""The kernel keeps listings (wffs/dir_cache.py, wffs/_dircache.c): a listing read again is not asked of
+wffs, and a listing that changed on the server is never served from the kernel's copy."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from .mounting import Mount, run, wait_until
+from .test_mount_live import FRESH_WITHIN, load_scratch_suite
+
+COUNTING_CLI = ("-m", "tests.integration.counting_cli")
+
+
+@pytest.fixture(params=["notices", "no-notices"])
+def counted(scratch_server, tmp_path, request):
+    """A mount whose directory requests are recorded; yields (server, mount, requests(what, where)).
+    no-notices: the kernel is not told of removed names (see counting_cli), only opendir's check is left."""
+    load_scratch_suite(scratch_server)
+    record = tmp_path / "requests"
+    record.touch()
+
+    def requests(what: str, where: str) -> int:
+        return record.read_text().splitlines().count(f"{what} {where}")
+
+    quiet = ("--no-entry-notices",) if request.param == "no-notices" else ()
+    with Mount.start(scratch_server.port, tmp_path / "mnt", "--timeout", "2",
+                     cli=COUNTING_CLI + (str(record),) + quiet) as mount:
+        yield scratch_server, mount, requests
+
+
+def test_a_listing_read_again_comes_from_the_kernel(counted):
+    server, mount, requests = counted
+    family = mount.path / "s/f"
+    first = sorted(os.listdir(family))
+    assert "a.que" in first
+    assert requests("readdir", "s/f") == 1  # the first listing came from wffs
+    for _ in range(3):
+        assert sorted(os.listdir(family)) == first
+    assert requests("opendir", "s/f") == 4  # every opendir still reaches wffs, which checks the names...
+    assert requests("readdir", "s/f") == 1  # ...and the kernel lists them itself
+    whole = run(["find", str(mount.path)]).stdout
+    read_all = sum(requests("readdir", where) for where in ("", "s", "s/f", ".server"))
+    assert run(["find", str(mount.path)]).stdout == whole
+    assert sum(requests("readdir", where) for where in ("", "s", "s/f", ".server")) == read_all
+
+
+def test_a_changed_listing_is_read_from_wffs_at_once(counted):
+    server, mount, requests = counted
+    family = mount.path / "s/f"
+    for _ in range(2):  # the second ones from the kernel's copies
+        assert "a.que" in os.listdir(family)
+        assert "s" in os.listdir(mount.path)
+    assert requests("readdir", "s/f") == requests("readdir", "") == 1
+    started = time.monotonic()
+    assert server.cli("--force=complete", "/s/f/a").returncode == 0
+    assert wait_until(lambda: "a.com" in os.listdir(family), FRESH_WITHIN, 0.05), os.listdir(family)
+    assert time.monotonic() - started < FRESH_WITHIN
+    listing = sorted(os.listdir(family))
+    assert "a.que" not in listing
+    for _ in range(3):  # the kernel keeps the new listing again
+        assert sorted(os.listdir(family)) == listing
+    # read from wffs: the first listing, the one that saw the change (its handle made the kernel drop the
+    # old copy) and at most one more (the handle that filled the kernel's new copy, if not that one)
+    assert 2 <= requests("readdir", "s/f") <= 3
+    settled = requests("readdir", "s/f")
+    assert sorted(os.listdir(family)) == listing
+    assert requests("readdir", "s/f") == settled
+    # the mount's top did not change: its copy stayed with the kernel through the change
+    assert "s" in os.listdir(mount.path)
+    assert requests("readdir", "") == 1
+
+
+def test_the_mount_says_when_listings_are_not_kept(scratch_server, tmp_path):
+    """Without the library (here: pyfuse3 imported first), wffs works, and its log says what is off."""
+    load_scratch_suite(scratch_server)
+    cli = ("-c", "import sys, pyfuse3; from wffs import cli; sys.argv[0] = 'wffs'; cli.main()")
+    with Mount.start(scratch_server.port, tmp_path / "mnt", "--timeout", "2", cli=cli) as mount:
+        family = mount.path / "s/f"
+        assert "a.que" in os.listdir(family)
+        assert server_cli_ok(scratch_server, "--force=complete", "/s/f/a")
+        assert wait_until(lambda: "a.com" in os.listdir(family), FRESH_WITHIN, 0.05)
+        assert "listings are not kept by the kernel" in mount.log_text()
+        assert "pyfuse3 was imported before wffs.fuse_binding" in mount.log_text()
+
+
+def server_cli_ok(server, *args) -> bool:
+    return server.cli(*args).returncode == 0

@@ -1,0 +1,58 @@
+"""wffs.dir_cache.DirCache: which directory handles may use the kernel's copy of a listing."""
+
+from __future__ import annotations
+
+from wffs.dir_cache import DirCache
+
+OLD, NEW = (("a.que", False), ("b.que", False)), (("a.com", False), ("b.que", False))
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_an_unchanged_listing_is_kept_and_a_changed_one_dropped_once():
+    cache = DirCache(keep_for=50, clock=Clock())
+    assert cache.opened(1, 7, OLD)  # the first handle fills the kernel's copy
+    cache.released(1)
+    assert cache.opened(2, 7, OLD)
+    cache.released(2)
+    assert not cache.opened(3, 7, NEW)  # opened uncached: the kernel drops its copy of OLD
+    cache.released(3)
+    assert cache.opened(4, 7, NEW)  # fills the copy again
+    assert cache.opened(5, 7, NEW)
+    assert cache.opened(6, 8, OLD)  # another directory: a copy of its own
+
+
+def test_a_handle_still_open_on_the_old_listing_may_fill_the_copy_again():
+    cache = DirCache(keep_for=50, clock=Clock())
+    assert cache.opened(1, 7, OLD)  # still open: it may read from the start again, into the kernel's copy
+    assert not cache.opened(2, 7, NEW)
+    cache.released(2)
+    assert not cache.opened(3, 7, NEW)  # so, while it is open, none of the new listing may use the copy
+    cache.released(3)
+    cache.released(1)
+    assert not cache.opened(4, 7, NEW)  # it may have filled the copy before it closed: dropped once more
+    cache.released(4)
+    assert cache.opened(5, 7, NEW)
+
+
+def test_a_copy_is_used_for_keep_for_seconds_then_filled_again():
+    clock = Clock()
+    cache = DirCache(keep_for=50, clock=clock)
+    assert cache.opened(1, 7, OLD)
+    cache.released(1)
+    clock.now += 49
+    assert cache.opened(2, 7, OLD)  # the copy is as old as its first fill, not its last use
+    cache.released(2)
+    clock.now += 2
+    assert not cache.opened(3, 7, OLD)  # older than keep_for: a readdirplus renews names and attributes
+    cache.released(3)
+    assert cache.opened(4, 7, OLD)
+    cache.released(4)
+    clock.now += 49
+    assert cache.opened(5, 7, OLD)

@@ -1,0 +1,50 @@
+/* Lets the kernel keep a directory's listing (FOPEN_CACHE_DIR) for the directory handles wffs marks.
+ *
+ * pyfuse3's opendir can only choose a handle number: it has no way to set fuse_file_info.cache_readdir
+ * (nor keep_cache) before libfuse answers the kernel.  Loaded with RTLD_GLOBAL before pyfuse3 (see
+ * wffs/fuse_binding.py), this library's fuse_reply_open comes first in the global scope, so pyfuse3's
+ * calls reach it: for a handle number with WFFS_CACHE_DIR_MARK set it answers with cache_readdir and
+ * keep_cache set, then hands over to libfuse's own fuse_reply_open.  Every other reply passes unchanged.
+ * The mark stays in the handle number: pyfuse3's readdir and releasedir get the same number back.
+ *
+ * Built by `make setup` against the installed libfuse3's header (the struct's bit fields).
+ */
+#define _GNU_SOURCE
+#define FUSE_USE_VERSION 35
+#include <dlfcn.h>
+#include <errno.h>
+#include <fuse3/fuse_lowlevel.h>
+#include <stdint.h>
+
+#define WFFS_CACHE_DIR_MARK (UINT64_C(1) << 62)
+
+typedef int (*reply_open_fn)(fuse_req_t, const struct fuse_file_info *);
+
+/* How many handles were answered with the kernel's directory cache: wffs checks it is in the path. */
+unsigned long wffs_dircache_marked = 0;
+
+static reply_open_fn libfuse_reply_open(void)
+{
+    static reply_open_fn real;
+    if (!real) {
+        void *libfuse = dlopen("libfuse3.so.3", RTLD_LAZY | RTLD_NOLOAD);
+        if (libfuse)
+            real = (reply_open_fn)dlsym(libfuse, "fuse_reply_open");
+    }
+    return real;
+}
+
+int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
+{
+    reply_open_fn real = libfuse_reply_open();
+    if (!real)  /* cannot happen: pyfuse3, the only caller, links libfuse3 */
+        return fuse_reply_err(req, EIO);
+    if (fi && (fi->fh & WFFS_CACHE_DIR_MARK)) {
+        struct fuse_file_info cached = *fi;
+        cached.cache_readdir = 1;
+        cached.keep_cache = 1;  /* without it, the kernel drops the directory's cached pages at each open */
+        __atomic_add_fetch(&wffs_dircache_marked, 1, __ATOMIC_RELAXED);
+        return real(req, &cached);
+    }
+    return real(req, fi);
+}
