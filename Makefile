@@ -31,8 +31,9 @@ $(STAMP): setup.cfg pyproject.toml | apt
 	@touch $@
 
 # pyfuse3 cannot ask the kernel to keep directory listings; this small library lets wffs do it
-# (wffs/fuse_binding.py, wffs/_dircache.c). Built against the installed libfuse3.
-$(DIRCACHE): wffs/_dircache.c | apt
+# (wffs/fuse_binding.py, wffs/_dircache.c). Built against the installed libfuse3; a pattern, so that
+# the benchmark can build it in a revision it exported (make DIR/wffs/_dircache.so).
+%/_dircache.so: %/_dircache.c | apt
 	@gcc -O2 -Wall -shared -fPIC -o $@ $< -lfuse3 -ldl
 
 demo: setup

@@ -1170,8 +1170,10 @@ def wffs_source(spec: str, out: Path):
         tree = Path(spec).resolve()
         commit = git("rev-parse", "--short", "HEAD", cwd=tree)
         dirty = bool(git("status", "--porcelain", "--", "wffs", cwd=tree))
+        build_dir_cache(tree)
         return tree, {"tree": str(tree), "commit": commit, "uncommitted_wffs_changes": dirty,
-                      "describe": f"commit {commit or '?'}" + (" + uncommitted changes" if dirty else "")}
+                      "describe": f"commit {commit or '?'}" + (" + uncommitted changes" if dirty else "")
+                      + listings_kept(tree)}
     commit = git("rev-parse", "--short", f"{spec}^{{commit}}")
     if not commit:
         raise SystemExit(f"bench: --wffs {spec}: neither a directory nor a revision of {ROOT}")
@@ -1182,8 +1184,22 @@ def wffs_source(spec: str, out: Path):
         subprocess.run(["tar", "xf", "-", "-C", str(tree)], stdin=archive.stdout, check=True)
         if archive.wait() != 0:
             raise SystemExit(f"bench: git archive {commit} failed")
+    build_dir_cache(tree)
     return tree, {"tree": str(tree), "commit": commit, "uncommitted_wffs_changes": False,
-                  "describe": f"commit {commit}, exported"}
+                  "describe": f"commit {commit}, exported" + listings_kept(tree)}
+
+
+def build_dir_cache(tree: Path) -> None:
+    """The library that lets the kernel keep listings (wffs/_dircache.c, since f76d809), built as `make
+    setup` builds it, for an exported revision: a revision is measured as a user who installed it runs it."""
+    if (tree / "wffs" / "_dircache.c").exists():
+        subprocess.run(["make", "-s", "-C", str(ROOT), str(tree / "wffs" / "_dircache.so")], check=True)
+
+
+def listings_kept(tree: Path) -> str:
+    if (tree / "wffs" / "_dircache.so").exists():
+        return "; the kernel keeps listings (wffs/_dircache.so)"
+    return "; the kernel does not keep listings (no wffs/_dircache.so)"
 
 
 def machine() -> Dict[str, Any]:
