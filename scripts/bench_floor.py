@@ -29,7 +29,7 @@ from collections import Counter
 
 import trio
 
-from wffs.fuse_binding import CACHE_DIR_MARK, pyfuse3  # before any other import of pyfuse3
+from wffs.fuse_binding import CACHE_DIR_MARK, HANDLE_MARKS, KEEP_CACHE_MARK, pyfuse3  # before pyfuse3
 
 #: What wffs uses for everything that does not change without a state change (wffs/vfs.py CACHE_SECONDS).
 CACHE_SECONDS = 60.0
@@ -114,11 +114,11 @@ class FloorOps(pyfuse3.Operations):
         self.calls["opendir"] += 1
         if inode not in self.tree.listing:
             raise pyfuse3.FUSEError(errno.ENOTDIR)
-        return inode | CACHE_DIR_MARK  # static: the kernel may always keep the listing
+        return inode | CACHE_DIR_MARK | KEEP_CACHE_MARK  # static: the kernel's copy is always good
 
     async def readdir(self, fh, start_id, token):
         self.calls["readdir"] += 1
-        listing, attrs = self.tree.listing[fh & ~CACHE_DIR_MARK], self.tree.attrs
+        listing, attrs = self.tree.listing[fh & ~HANDLE_MARKS], self.tree.attrs
         for i in range(start_id, len(listing)):
             name, ino = listing[i]
             if not pyfuse3.readdir_reply(token, name, attrs[ino], i + 1):

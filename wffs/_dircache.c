@@ -1,11 +1,13 @@
 /* Lets the kernel keep a directory's listing (FOPEN_CACHE_DIR) for the directory handles wffs marks.
  *
  * pyfuse3's opendir can only choose a handle number: it has no way to set fuse_file_info.cache_readdir
- * (nor keep_cache) before libfuse answers the kernel.  Loaded with RTLD_GLOBAL before pyfuse3 (see
+ * or keep_cache before libfuse answers the kernel.  Loaded with RTLD_GLOBAL before pyfuse3 (see
  * wffs/fuse_binding.py), this library's fuse_reply_open comes first in the global scope, so pyfuse3's
- * calls reach it: for a handle number with WFFS_CACHE_DIR_MARK set it answers with cache_readdir and
- * keep_cache set, then hands over to libfuse's own fuse_reply_open.  Every other reply passes unchanged.
- * The mark stays in the handle number: pyfuse3's readdir and releasedir get the same number back.
+ * calls reach it: a handle number with WFFS_CACHE_DIR_MARK set is answered with cache_readdir (the
+ * kernel reads the listing from its copy, or fills its copy from this handle), one with
+ * WFFS_KEEP_CACHE_MARK also set with keep_cache (without it, the kernel drops its copy first); then
+ * libfuse's own fuse_reply_open answers.  Every other reply passes unchanged.  The marks stay in the
+ * handle number: pyfuse3's readdir and releasedir get the same number back.
  *
  * Built by `make setup` against the installed libfuse3's header (the struct's bit fields).
  */
@@ -17,6 +19,7 @@
 #include <stdint.h>
 
 #define WFFS_CACHE_DIR_MARK (UINT64_C(1) << 62)
+#define WFFS_KEEP_CACHE_MARK (UINT64_C(1) << 61)
 
 typedef int (*reply_open_fn)(fuse_req_t, const struct fuse_file_info *);
 
@@ -42,7 +45,7 @@ int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
     if (fi && (fi->fh & WFFS_CACHE_DIR_MARK)) {
         struct fuse_file_info cached = *fi;
         cached.cache_readdir = 1;
-        cached.keep_cache = 1;  /* without it, the kernel drops the directory's cached pages at each open */
+        cached.keep_cache = (fi->fh & WFFS_KEEP_CACHE_MARK) != 0;
         __atomic_add_fetch(&wffs_dircache_marked, 1, __ATOMIC_RELAXED);
         return real(req, &cached);
     }

@@ -1,16 +1,18 @@
-"""Which directory handles may let the kernel keep their listing, so that the next `ls`, `find` or
-`grep -r` of an unchanged directory is answered by the kernel without asking wffs.
+"""Whether the kernel's copy of a directory's listing may be used by the handle being opened, so that the
+next `ls`, `find` or `grep -r` of an unchanged directory is answered by the kernel without asking wffs.
 
-A listing the kernel keeps (FOPEN_CACHE_DIR, see wffs/fuse_binding.py) has no timeout: it stays until
-a handle is opened without keep_cache, which makes the kernel drop it.  Every opendir still comes to wffs,
-so that is where a change is caught: a handle may use the kernel's listing only if what the kernel can
-hold for that directory is exactly the names wffs lists now; otherwise the handle is opened uncached
-(the kernel drops what it held) and reads the listing from wffs.
+Every directory handle lets the kernel keep the listing (FOPEN_CACHE_DIR, see wffs/fuse_binding.py).  A
+copy the kernel keeps has no timeout: it stays until a handle is opened without keep_cache, which makes
+the kernel drop it and fill it again from that handle.  Every opendir still comes to wffs, so that is
+where a change is caught: the copy is kept only if what it can hold is exactly the names wffs lists now.
 
-The kernel's listing carries names only; the attributes and name lookups that a readdirplus filled
-expire after their own timeouts.  So a kept listing is used for `keep_for` seconds from when it was
-filled (less than those timeouts), then dropped once and filled again by a readdirplus, which renews
-them in one go instead of one lookup per name.
+The copy carries names only.  A listing read from wffs (readdirplus) also renews the attributes of every
+entry in one go; from the copy, an entry whose attributes the kernel has dropped costs one request each.
+The kernel drops them (or marks their access time stale) when a file is read from wffs, when a directory
+is listed from wffs and when wffs invalidates them after a refresh: such a directory is "touched", and its
+next handle fills the copy again instead, as does one whose copy is older than `keep_for` (less than the
+entries' own cache time).  So a command run a second time still costs one readdirplus per directory whose
+files it read; the third time, and every `find` and `ls` after a first, are answered by the kernel.
 """
 
 from __future__ import annotations
@@ -25,25 +27,30 @@ class DirCache:
     def __init__(self, keep_for: float, clock: Callable[[], float] = time.monotonic):
         self.keep_for = keep_for
         self.clock = clock
-        self._held: Dict[int, Tuple[FrozenSet[Names], float]] = {}  # inode -> listings it may hold, since
-        self._open: Dict[int, Tuple[int, Names]] = {}  # fh -> (inode, listing) of open cached handles
+        self._held: Dict[int, Tuple[FrozenSet[Names], float]] = {}  # inode -> listings its copy may hold, since
+        self._open: Dict[int, Tuple[int, Names]] = {}  # fh -> (inode, listing) of open handles
+        self._touched: Set[int] = set()
 
     def opened(self, fh: int, inode: int, names: Names) -> bool:
-        """A handle of directory `inode` listing `names` is being opened: may it use the kernel's cache?"""
+        """A handle of directory `inode` listing `names` is being opened: may it keep the kernel's copy
+        (True), or must the kernel drop it and fill it from this handle (False)?"""
         now = self.clock()
+        self._open[fh] = (inode, names)
         held, since = self._held.get(inode, (frozenset(), now))
-        if held <= {names} and now - since < self.keep_for:
-            self._held[inode] = (frozenset({names}), since if held else now)
-            self._open[fh] = (inode, names)
+        if held <= {names} and now - since < self.keep_for and inode not in self._touched:
+            self._held[inode] = (frozenset({names}), since)
             return True
-        # Opened uncached, the handle makes the kernel drop the listing; a cached handle still open may
-        # fill it again with the listing it holds, so that one counts as held until it is closed.
-        still: Set[Names] = {n for ino, n in self._open.values() if ino == inode}
-        if still:
-            self._held[inode] = (frozenset(still), now)
-        else:
-            self._held.pop(inode, None)
+        # The copy is filled again from this handle; a handle still open on another listing may also
+        # (it may read from the start again), so its listing counts as held until it is closed.
+        self._held[inode] = (frozenset(n for ino, n in self._open.values() if ino == inode), now)
+        self._touched.discard(inode)
         return False
+
+    def touched(self, inode: int) -> None:
+        """Attributes of entries of directory `inode` were dropped by the kernel: renew them at its next
+        opendir (one readdirplus) rather than one by one."""
+        if inode in self._held:  # else the kernel has no copy of its listing: it is filled anyway
+            self._touched.add(inode)
 
     def released(self, fh: int) -> None:
         self._open.pop(fh, None)

@@ -1,8 +1,8 @@
 """pyfuse3, and whether directory handles can ask the kernel to keep their listings (FOPEN_CACHE_DIR).
 
 pyfuse3 cannot set that flag.  wffs/_dircache.c (built by `make setup` into wffs/_dircache.so) adds it to
-the handles whose number has CACHE_DIR_MARK set; it must be loaded before pyfuse3 is, so that pyfuse3's
-calls to libfuse's fuse_reply_open reach it.  Every module of wffs takes pyfuse3 from here.  Without the
+the handles whose number has CACHE_DIR_MARK set, and keep_cache to those with KEEP_CACHE_MARK; it must be
+loaded before pyfuse3 is, so that pyfuse3's calls to libfuse's fuse_reply_open reach it.  Every module of wffs takes pyfuse3 from here.  Without the
 library (not built, or pyfuse3 imported first) wffs works the same, only a listing read again is asked
 of wffs again instead of coming from the kernel: `DIR_CACHE` is False and `DIR_CACHE_OFF` says why.
 """
@@ -13,8 +13,11 @@ import ctypes
 import sys
 from pathlib import Path
 
-#: Set in a directory handle's number: the kernel may keep that directory's listing (see _dircache.c).
+#: Set in a directory handle's number: the kernel keeps that directory's listing (see _dircache.c) ...
 CACHE_DIR_MARK = 1 << 62
+#: ... and with this one too, the copy it holds is good: without it, the kernel drops it and fills it again.
+KEEP_CACHE_MARK = 1 << 61
+HANDLE_MARKS = CACHE_DIR_MARK | KEEP_CACHE_MARK
 LIBRARY = Path(__file__).with_name("_dircache.so")
 
 
@@ -41,4 +44,5 @@ def handles_cached() -> int:
     return ctypes.c_ulong.in_dll(_shim, "wffs_dircache_marked").value if _shim is not None else 0
 
 
-__all__ = ["pyfuse3", "CACHE_DIR_MARK", "DIR_CACHE", "DIR_CACHE_OFF", "handles_cached"]
+__all__ = ["pyfuse3", "CACHE_DIR_MARK", "KEEP_CACHE_MARK", "HANDLE_MARKS", "DIR_CACHE", "DIR_CACHE_OFF",
+           "handles_cached"]

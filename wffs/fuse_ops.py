@@ -19,7 +19,7 @@ import trio
 
 from wffs import layout
 from wffs.dir_cache import DirCache
-from wffs.fuse_binding import CACHE_DIR_MARK, DIR_CACHE, pyfuse3
+from wffs.fuse_binding import CACHE_DIR_MARK, DIR_CACHE, HANDLE_MARKS, KEEP_CACHE_MARK, pyfuse3
 from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.layout import Kind
 from wffs.mirror_line import MirrorLineError
@@ -77,8 +77,10 @@ class Operations(pyfuse3.Operations):
         self.mount_time = time.time()
         self._dirs: dict[int, list] = {}  # fh -> listing of an open directory
         self._listings: dict[tuple, tuple] = {}  # path -> (the Vfs's entries, their names and attributes, names)
-        # directory handles whose listing the kernel may keep (when wffs/_dircache.so is loaded)
+        # whether the kernel's copy of a listing is good (when wffs/_dircache.so is loaded)
         self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
+        self._dir_parents: dict[int, int] = {}  # fh -> inode of the parent of a directory opened
+        self._unread_in: dict[int, int] = {}  # fh -> inode of the directory of a file not read from yet
         self._stale_tops: set = set()  # where listings are to be built (see build_listings)
         self._listings_wanted = trio.Event()
         self._files: dict[int, bytes] = {}
@@ -186,8 +188,11 @@ class Operations(pyfuse3.Operations):
             path = self.inodes.path(inode)
             fh = self._new_fh()
             listing, names = self._listing(path)
-            if self.dir_cache is not None and self.dir_cache.opened(fh, inode, names):
-                fh |= CACHE_DIR_MARK  # the kernel may keep this listing (see wffs/dir_cache.py)
+            if self.dir_cache is not None:  # the kernel keeps the listing (see wffs/dir_cache.py)
+                keep = self.dir_cache.opened(fh, inode, names)
+                if path:
+                    self._dir_parents[fh] = self.inodes.known(path[:-1])
+                fh |= CACHE_DIR_MARK | (KEEP_CACHE_MARK if keep else 0)
             self._dirs[fh] = listing
             return fh
 
@@ -245,6 +250,8 @@ class Operations(pyfuse3.Operations):
 
     async def readdir(self, fh, start_id, token):
         listing = self._dirs.get(fh, ())
+        if start_id == 0 and fh in self._dir_parents:  # listed from wffs: the kernel drops its atime
+            self.dir_cache.touched(self._dir_parents[fh])
         for i in range(start_id, len(listing)):
             name, attrs, path, entry = listing[i]
             if attrs is None:
@@ -257,7 +264,8 @@ class Operations(pyfuse3.Operations):
     async def releasedir(self, fh):
         self._dirs.pop(fh, None)
         if self.dir_cache is not None:
-            self.dir_cache.released(fh & ~CACHE_DIR_MARK)
+            self._dir_parents.pop(fh, None)
+            self.dir_cache.released(fh & ~HANDLE_MARKS)
 
     async def open(self, inode, flags, ctx):
         await self._use()
@@ -291,6 +299,8 @@ class Operations(pyfuse3.Operations):
         self._files[fh] = data  # one consistent content for the life of this handle
         self._opened[fh] = (inode, entry if entry.size == len(data) else entry._replace(size=len(data)))
         self._unread[inode] = fh
+        if self.dir_cache is not None:
+            self._unread_in[fh] = self.inodes.known(self.inodes.path(inode)[:-1])
         return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     async def read(self, fh, off, size):
@@ -298,6 +308,9 @@ class Operations(pyfuse3.Operations):
         if log is not None:
             return log.read(off, size)
         self._read_begun(fh)
+        parent = self._unread_in.pop(fh, None)
+        if parent is not None:  # read from wffs, not the page cache: the kernel drops the file's atime
+            self.dir_cache.touched(parent)
         return self._files.get(fh, b"")[off:off + size]
 
     def _read_begun(self, fh: int) -> None:
@@ -377,6 +390,7 @@ class Operations(pyfuse3.Operations):
         self._read_begun(fh)
         self._files.pop(fh, None)
         self._opened.pop(fh, None)
+        self._unread_in.pop(fh, None)
         self._logs.pop(fh, None)
         self._creating.pop(fh, None)
         pending = self._writes.pop(fh, None)
@@ -413,7 +427,7 @@ class Operations(pyfuse3.Operations):
     async def invalidate(self, changed: list, vfs, prefix: tuple = ()) -> None:
         """Drop exactly what changed from the kernel caches: renamed or removed names, changed contents.
         `prefix` is where the server's layout (`vfs`) starts below the mount point."""
-        entries, inodes = [], []
+        entries, inodes, touched = [], [], set()
         for old, new in changed:
             node = old or new
             parent = prefix + vfs.components_of(node.path)[:-1]
@@ -426,10 +440,14 @@ class Operations(pyfuse3.Operations):
                 ino = self.inodes.known(parent + (name,))
                 if ino is not None:  # (its _reported size stays: until the kernel has forgotten it,
                     inodes.append(ino)  # an open must see that the content's size is new, see _open_content)
+                    touched.add(parent_ino)
                 if name in old_names - new_names or ino is not None and name in new_names - old_names:
                     entries.append((parent_ino, name))  # gone, or a name the kernel knew for another entry
         for parent_ino, name in entries:
             pyfuse3.invalidate_entry_async(parent_ino, os.fsencode(name), ignore_enoent=True)
+        if self.dir_cache is not None:  # their attributes come again with the next listing, in one go
+            for parent_ino in touched:
+                self.dir_cache.touched(parent_ino)
         if inodes:
             await trio.to_thread.run_sync(invalidate_inodes, inodes)
 

@@ -56,3 +56,17 @@ def test_a_copy_is_used_for_keep_for_seconds_then_filled_again():
     cache.released(4)
     clock.now += 49
     assert cache.opened(5, 7, OLD)
+
+
+def test_a_touched_directory_fills_its_copy_again_once():
+    """Its entries' attributes were dropped by the kernel (a file read from wffs, a subdirectory listed
+    from wffs, a refresh): one readdirplus renews them all, where the copy would cost a request each."""
+    cache = DirCache(keep_for=50, clock=Clock())
+    assert cache.opened(1, 7, OLD)
+    cache.released(1)
+    cache.touched(7)
+    cache.touched(8)  # a directory never opened: nothing to drop, nothing kept for it
+    assert not cache.opened(2, 7, OLD)
+    cache.released(2)
+    assert cache.opened(3, 7, OLD)
+    assert cache.opened(4, 8, NEW)

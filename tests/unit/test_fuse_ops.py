@@ -10,7 +10,7 @@ import trio
 
 from tests.fakes import FakeBackend
 from wffs import fuse_ops
-from wffs.fuse_binding import CACHE_DIR_MARK, pyfuse3
+from wffs.fuse_binding import CACHE_DIR_MARK, KEEP_CACHE_MARK, pyfuse3
 from wffs.fuse_ops import Operations
 from wffs.tree import Tree
 from wffs.vfs import Vfs
@@ -88,10 +88,12 @@ def test_fstat_right_after_open_describes_the_opened_content_though_a_refresh_ca
     trio.run(main)
 
 
-def test_a_directory_handle_uses_the_kernels_copy_only_while_its_names_are_unchanged(monkeypatch):
-    """opendir marks the handle (CACHE_DIR_MARK: FOPEN_CACHE_DIR) while the names are those the kernel's
-    copy holds; after a refresh that renamed t.que to t.com, the next handle is unmarked (the kernel drops
-    its copy) and reads the new names from wffs, and the one after it fills the copy again."""
+def test_a_directory_handle_keeps_the_kernels_copy_only_while_its_names_and_attributes_hold(monkeypatch):
+    """Every directory handle lets the kernel keep the listing (CACHE_DIR_MARK: FOPEN_CACHE_DIR); it keeps
+    the copy the kernel holds (KEEP_CACHE_MARK: keep_cache) while the names are those of the copy.  After
+    a refresh that renamed t.que to t.com, the next handle has the kernel drop its copy and fill it with
+    the new names from wffs; the one after it keeps it.  A file of the directory read from wffs (the kernel
+    then drops its atime) also has the next handle fill the copy again, renewing the attributes at once."""
     without_a_kernel(monkeypatch, [])
 
     async def names(ops, fh):
@@ -105,19 +107,31 @@ def test_a_directory_handle_uses_the_kernels_copy_only_while_its_names_are_uncha
         await ops.releasedir(fh)
         return got
 
+    def kept(fh):
+        assert fh & CACHE_DIR_MARK
+        return bool(fh & KEEP_CACHE_MARK)
+
     async def main():
         fake, vfs, ops, told = await one_task_mounted()
         suite = (await ops.lookup(pyfuse3.ROOT_INODE, b"s")).st_ino
-        fhs = [await ops.opendir(suite, None) for _ in range(2)]
-        assert all(fh & CACHE_DIR_MARK for fh in fhs)
-        assert "t.que" in await names(ops, fhs[0]) and "t.que" in await names(ops, fhs[1])
+        first = await ops.opendir(suite, None)
+        assert kept(first) and "t.que" in await names(ops, first)  # nothing held yet: filled from it
+        second = await ops.opendir(suite, None)
+        assert kept(second) and "t.que" in await names(ops, second)
         fake.set_state("/s/t", "complete")
         await ops.invalidate(await vfs.refresh_once(), vfs)
         changed = await ops.opendir(suite, None)
-        assert not changed & CACHE_DIR_MARK
+        assert not kept(changed)
         listed = await names(ops, changed)
         assert "t.com" in listed and "t.que" not in listed
         again = await ops.opendir(suite, None)
-        assert again & CACHE_DIR_MARK and await names(ops, again) == listed
+        assert kept(again) and await names(ops, again) == listed
+
+        info = await ops.open(told.st_ino, os.O_RDONLY, None)  # t.att, read from wffs
+        await ops.read(info.fh, 0, 1 << 20)
+        await ops.read(info.fh, 0, 1 << 20)
+        await ops.release(info.fh)
+        assert not kept(await ops.opendir(suite, None))
+        assert kept(await ops.opendir(suite, None))
 
     trio.run(main)
