@@ -58,6 +58,8 @@ class Inodes:
 
 #: Flags of an open() that would change a file: only control files take them.
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND
+#: Files up to this size are handed to the kernel's page cache when opened (see Operations._store).
+STORE_MAX = 1 << 20
 
 
 class Operations(pyfuse3.Operations):
@@ -80,7 +82,8 @@ class Operations(pyfuse3.Operations):
         # whether the kernel's copy of a listing is good (when wffs/_dircache.so is loaded)
         self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
         self._dir_parents: dict[int, int] = {}  # fh -> inode of the parent of a directory opened
-        self._unread_in: dict[int, int] = {}  # fh -> inode of the directory of a file not read from yet
+        self._unread_in: dict[int, tuple] = {}  # fh -> (inode, its directory's) of a file not read from yet
+        self._stored: dict[int, bytes] = {}  # inode -> the content last stored in the kernel's page cache
         self._stale_tops: set = set()  # where listings are to be built (see build_listings)
         self._listings_wanted = trio.Event()
         self._files: dict[int, bytes] = {}
@@ -190,9 +193,9 @@ class Operations(pyfuse3.Operations):
             listing, names = self._listing(path)
             if self.dir_cache is not None:  # the kernel keeps the listing (see wffs/dir_cache.py)
                 keep = self.dir_cache.opened(fh, inode, names)
+                fh |= CACHE_DIR_MARK | (KEEP_CACHE_MARK if keep else 0)
                 if path:
                     self._dir_parents[fh] = self.inodes.known(path[:-1])
-                fh |= CACHE_DIR_MARK | (KEEP_CACHE_MARK if keep else 0)
             self._dirs[fh] = listing
             return fh
 
@@ -295,22 +298,44 @@ class Operations(pyfuse3.Operations):
             # st_size bytes, gets the size of what read() returns).
             self._reported[inode] = len(data)
             await invalidate_attrs(inode)
+        if not (entry.volatile or resized):
+            self._store(inode, data)
         fh = self._new_fh()
         self._files[fh] = data  # one consistent content for the life of this handle
         self._opened[fh] = (inode, entry if entry.size == len(data) else entry._replace(size=len(data)))
         self._unread[inode] = fh
-        if self.dir_cache is not None:
-            self._unread_in[fh] = self.inodes.known(self.inodes.path(inode)[:-1])
+        self._unread_in[fh] = (inode, self.inodes.known(self.inodes.path(inode)[:-1]))
         return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
+
+    def _store(self, inode: int, data: bytes) -> None:
+        """Hand a file's content to the kernel's page cache with its open, instead of in the reads that
+        follow.  A read answered by wffs makes the kernel drop the file's access time, so the next fstat
+        of it (grep's, tar's, on a second run) costs a getattr each; a stored page does not.  Once per
+        content, until a read shows the kernel has let it go; small files only; and only while no other
+        handle of the file is open: a read in progress holds a page lock that the store would wait for,
+        blocking the loop that answers that read."""
+        if not data or len(data) > STORE_MAX or self._stored.get(inode) is data:
+            return
+        if any(ino == inode for ino, _ in self._opened.values()):
+            return
+        try:
+            pyfuse3.notify_store(inode, 0, data)
+        except OSError as e:  # ENOENT: the kernel no longer knows the inode; the reads will fetch it
+            log.debug("notify_store %s: %s", inode, e)
+            return
+        self._stored[inode] = data
 
     async def read(self, fh, off, size):
         log = self._logs.get(fh)
         if log is not None:
             return log.read(off, size)
         self._read_begun(fh)
-        parent = self._unread_in.pop(fh, None)
-        if parent is not None:  # read from wffs, not the page cache: the kernel drops the file's atime
-            self.dir_cache.touched(parent)
+        first = self._unread_in.pop(fh, None)
+        if first is not None:  # read from wffs, not from the page cache
+            inode, parent = first
+            self._stored.pop(inode, None)  # the kernel has let the stored content go: store it again
+            if self.dir_cache is not None and parent is not None:  # (and it drops the file's atime)
+                self.dir_cache.touched(parent)
         return self._files.get(fh, b"")[off:off + size]
 
     def _read_begun(self, fh: int) -> None:

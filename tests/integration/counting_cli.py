@@ -1,14 +1,12 @@
-"""`wffs` with a record of the directory requests the kernel sent: for tests of what the kernel keeps.
+"""`wffs` with a record of some requests the kernel sent: for tests of what the kernel keeps.
 
-    python -m tests.integration.counting_cli RECORD mount ...
+    python -m tests.integration.counting_cli RECORD [--no-entry-notices] mount ...
 
-Each opendir, and each readdir from a listing's start (one per listing read from wffs), appends a line to
-RECORD: "opendir s/f" or "readdir s/f".
-
-    python -m tests.integration.counting_cli RECORD --no-entry-notices mount ...
-
-also keeps wffs from telling the kernel which names a refresh removed (as when the kernel has no dentry
-for them), so that only wffs's check at opendir keeps a changed listing from being served from the kernel.
+Each opendir, each readdir from a listing's start (one per listing read from wffs), each getattr and each
+read appends a line to RECORD: "opendir s/f", "readdir s/f", "getattr s/f/a.att", "read s/f/a.att".
+--no-entry-notices keeps wffs from telling the kernel which names a refresh removed (as when the kernel
+has no dentry for them), so that only wffs's check at opendir keeps a changed listing from being served
+from the kernel's copy.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from wffs.fuse_binding import pyfuse3
 
 def record(path: str) -> None:
     ops = fuse_ops.Operations
-    opendir, readdir = ops.opendir, ops.readdir
+    opendir, readdir, getattr_, read = ops.opendir, ops.readdir, ops.getattr, ops.read
 
     def note(what: str, where: tuple) -> None:
         with open(path, "a") as f:
@@ -38,7 +36,16 @@ def record(path: str) -> None:
             note("readdir", listing[0][2][:-1])
         return await readdir(self, fh, start_id, token)
 
-    ops.opendir, ops.readdir = counted_opendir, counted_readdir
+    async def counted_getattr(self, inode, ctx=None):
+        note("getattr", self.inodes.path(inode))
+        return await getattr_(self, inode, ctx)
+
+    async def counted_read(self, fh, off, size):
+        opened = self._opened.get(fh)
+        note("read", self.inodes.path(opened[0]) if opened else ("?",))
+        return await read(self, fh, off, size)
+
+    ops.opendir, ops.readdir, ops.getattr, ops.read = counted_opendir, counted_readdir, counted_getattr, counted_read
 
 
 if __name__ == "__main__":

@@ -49,8 +49,17 @@ def test_a_listing_read_again_comes_from_the_kernel(counted):
     for _ in range(2):
         assert run(["find", str(mount.path)]).stdout == whole
     assert sum(requests("readdir", where) for where in ("", "s", "s/f", ".server")) == listed
-    # a file read from wffs (its access time dropped in the kernel): its directory once more from wffs
-    assert (family / "a.att").read_text().startswith("path /s/f/a")
+    # a file read from the page cache (its content came with its open, see the test below): kept
+    att = family / "a.att"
+    assert att.read_text().startswith("path /s/f/a")
+    assert sorted(os.listdir(family)) == first
+    assert requests("readdir", "s/f") == 1
+    # a file read from wffs (the kernel let its pages go; the read drops its access time in the kernel):
+    # its directory once more from wffs, which renews the attributes of every entry in one go
+    with open(att, "rb") as f:
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    assert att.read_text().startswith("path /s/f/a")
+    assert requests("read", "s/f/a.att") >= 1
     for _ in range(3):
         assert sorted(os.listdir(family)) == first
     assert requests("readdir", "s/f") == 2
@@ -97,3 +106,35 @@ def test_the_mount_says_when_listings_are_not_kept(scratch_server, tmp_path):
 
 def server_cli_ok(server, *args) -> bool:
     return server.cli(*args).returncode == 0
+
+
+def test_a_file_read_comes_with_its_open_so_a_second_run_needs_no_getattr(counted):
+    """wffs hands a file's content to the page cache when it is opened: its reads come from there, and
+    the kernel keeps the file's attributes whole (a read answered by wffs makes it drop the access time,
+    so the next fstat, as grep and tar make, is one more request)."""
+    server, mount, requests = counted
+    att = mount.path / "s/f/a.att"
+    os.listdir(att.parent)
+    text = att.read_bytes()
+    assert text.startswith(b"path /s/f/a") and len(text) == att.stat().st_size
+    assert requests("read", "s/f/a.att") == 0  # the content came with the open
+    seen = requests("getattr", "s/f/a.att")
+    for _ in range(2):
+        with open(att, "rb") as f:
+            assert os.fstat(f.fileno()).st_size == len(f.read()) == len(text)
+    assert requests("getattr", "s/f/a.att") == seen
+    # the kernel lets the pages go: the next read is answered by wffs, and drops the access time...
+    with open(att, "rb") as f:
+        os.posix_fadvise(f.fileno(), 0, 0, os.POSIX_FADV_DONTNEED)
+    with open(att, "rb") as f:
+        assert f.read() == text
+    assert requests("read", "s/f/a.att") >= 1
+    seen = requests("getattr", "s/f/a.att")
+    with open(att, "rb") as f:
+        os.fstat(f.fileno())
+    assert requests("getattr", "s/f/a.att") == seen + 1  # (what a store spares)
+    # ... and the content goes with the open again
+    read = requests("read", "s/f/a.att")
+    for _ in range(2):
+        assert att.read_bytes() == text
+    assert requests("read", "s/f/a.att") == read

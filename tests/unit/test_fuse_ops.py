@@ -16,10 +16,12 @@ from wffs.tree import Tree
 from wffs.vfs import Vfs
 
 
-def without_a_kernel(monkeypatch, forgotten: list) -> None:
-    """The kernel's cache notifications: the inodes it is told to forget go to `forgotten`."""
+def without_a_kernel(monkeypatch, forgotten: list, stored: list | None = None) -> None:
+    """The kernel's cache notifications: the inodes it is told to forget go to `forgotten`, the contents
+    handed to its page cache to `stored` ((inode, offset, data))."""
     monkeypatch.setattr(fuse_ops, "invalidate_inodes", forgotten.extend)
     monkeypatch.setattr(pyfuse3, "invalidate_entry_async", lambda *args, **kwargs: None)
+    monkeypatch.setattr(pyfuse3, "notify_store", lambda *args: (stored if stored is not None else []).append(args))
 
 
 async def one_task_mounted() -> tuple:
@@ -133,5 +135,36 @@ def test_a_directory_handle_keeps_the_kernels_copy_only_while_its_names_and_attr
         await ops.release(info.fh)
         assert not kept(await ops.opendir(suite, None))
         assert kept(await ops.opendir(suite, None))
+
+    trio.run(main)
+
+
+def test_a_file_opened_is_handed_to_the_page_cache_once_per_content(monkeypatch):
+    """The content goes to the kernel with the open (notify_store), so the reads that follow come from
+    the page cache and do not make the kernel drop the file's access time.  Not again while the kernel
+    has it; again once a read shows it let it go; never while another handle of the file is open (a
+    read in progress would hold the page lock the store waits for)."""
+    stored = []
+    without_a_kernel(monkeypatch, [], stored)
+
+    async def main():
+        fake, vfs, ops, told = await one_task_mounted()
+        att = told.st_ino
+        content = vfs.snapshot.node("/s/t").att
+        first = await ops.open(att, os.O_RDONLY, None)
+        assert stored == [(att, 0, content)]
+        second = await ops.open(att, os.O_RDONLY, None)  # the kernel has it
+        await ops.release(second.fh)
+        await ops.release(first.fh)
+        again = await ops.open(att, os.O_RDONLY, None)
+        assert len(stored) == 1
+        assert await ops.read(again.fh, 0, 1 << 20) == content  # the kernel let it go: asked of wffs
+        held = await ops.open(att, os.O_RDONLY, None)  # `again` is still open: no store now
+        await ops.release(held.fh)
+        await ops.release(again.fh)
+        assert len(stored) == 1
+        last = await ops.open(att, os.O_RDONLY, None)
+        assert stored[1:] == [(att, 0, content)]
+        await ops.release(last.fh)
 
     trio.run(main)
