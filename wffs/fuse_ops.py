@@ -83,7 +83,9 @@ class Operations(pyfuse3.Operations):
         self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
         self._dir_parents: dict[int, int] = {}  # fh -> inode of the parent of a directory opened
         self._unread_in: dict[int, tuple] = {}  # fh -> (inode, its directory's) of a file not read from yet
-        self._stored: dict[int, bytes] = {}  # inode -> the content last stored in the kernel's page cache
+        # inode -> (size, hash) of the content last stored in the kernel's page cache (not the content
+        # itself: that would keep every file's content alive for the life of the mount)
+        self._stored: dict[int, tuple] = {}
         self._stale_tops: set = set()  # where listings are to be built (see build_listings)
         self._listings_wanted = trio.Event()
         self._files: dict[int, bytes] = {}
@@ -314,7 +316,10 @@ class Operations(pyfuse3.Operations):
         content, until a read shows the kernel has let it go; small files only; and only while no other
         handle of the file is open: a read in progress holds a page lock that the store would wait for,
         blocking the loop that answers that read."""
-        if not data or len(data) > STORE_MAX or self._stored.get(inode) is data:
+        if not data or len(data) > STORE_MAX:
+            return
+        stamp = (len(data), hash(data))  # (a bytes object computes its hash once)
+        if self._stored.get(inode) == stamp:
             return
         if any(ino == inode for ino, _ in self._opened.values()):
             return
@@ -323,7 +328,7 @@ class Operations(pyfuse3.Operations):
         except OSError as e:  # ENOENT: the kernel no longer knows the inode; the reads will fetch it
             log.debug("notify_store %s: %s", inode, e)
             return
-        self._stored[inode] = data
+        self._stored[inode] = stamp
 
     async def read(self, fh, off, size):
         log = self._logs.get(fh)
