@@ -18,7 +18,7 @@ files it read; the third time, and every `find` and `ls` after a first, are answ
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict, FrozenSet, Hashable, Set, Tuple
+from typing import Callable, Dict, FrozenSet, Hashable, Optional, Set, Tuple
 
 Names = Tuple[Hashable, ...]
 
@@ -28,21 +28,21 @@ class DirCache:
         self.keep_for = keep_for
         self.clock = clock
         self._held: Dict[int, Tuple[FrozenSet[Names], float]] = {}  # inode -> listings its copy may hold, since
-        self._open: Dict[int, Tuple[int, Names]] = {}  # fh -> (inode, listing) of open handles
+        self._open: Dict[int, Tuple[int, Names, Optional[int]]] = {}  # fh -> (inode, listing, parent's inode)
         self._touched: Set[int] = set()
 
-    def opened(self, fh: int, inode: int, names: Names) -> bool:
-        """A handle of directory `inode` listing `names` is being opened: may it keep the kernel's copy
-        (True), or must the kernel drop it and fill it from this handle (False)?"""
+    def opened(self, fh: int, inode: int, names: Names, parent: Optional[int] = None) -> bool:
+        """A handle of directory `inode` (in directory `parent`) listing `names` is being opened: may it
+        keep the kernel's copy (True), or must the kernel drop it and fill it from this handle (False)?"""
         now = self.clock()
-        self._open[fh] = (inode, names)
+        self._open[fh] = (inode, names, parent)
         held, since = self._held.get(inode, (frozenset(), now))
         if held <= {names} and now - since < self.keep_for and inode not in self._touched:
             self._held[inode] = (frozenset({names}), since)
             return True
         # The copy is filled again from this handle; a handle still open on another listing may also
         # (it may read from the start again), so its listing counts as held until it is closed.
-        self._held[inode] = (frozenset(n for ino, n in self._open.values() if ino == inode), now)
+        self._held[inode] = (frozenset(n for ino, n, _ in self._open.values() if ino == inode), now)
         self._touched.discard(inode)
         return False
 
@@ -51,6 +51,13 @@ class DirCache:
         opendir (one readdirplus) rather than one by one."""
         if inode in self._held:  # else the kernel has no copy of its listing: it is filled anyway
             self._touched.add(inode)
+
+    def listed(self, fh: int) -> None:
+        """Handle `fh` reads its listing from wffs: the kernel drops the directory's access time, which
+        its parent's listing renews."""
+        opened = self._open.get(fh)
+        if opened is not None and opened[2] is not None:
+            self.touched(opened[2])
 
     def released(self, fh: int) -> None:
         self._open.pop(fh, None)

@@ -81,8 +81,6 @@ class Operations(pyfuse3.Operations):
         self._listings: dict[tuple, tuple] = {}  # path -> (the Vfs's entries, their names and attributes, names)
         # whether the kernel's copy of a listing is good (when wffs/_dircache.so is loaded)
         self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
-        self._dir_parents: dict[int, int] = {}  # fh -> inode of the parent of a directory opened
-        self._unread_in: dict[int, tuple] = {}  # fh -> (inode, its directory's) of a file not read from yet
         # inode -> (size, hash) of the content last stored in the kernel's page cache (not the content
         # itself: that would keep every file's content alive for the life of the mount)
         self._stored: dict[int, tuple] = {}
@@ -194,10 +192,8 @@ class Operations(pyfuse3.Operations):
             fh = self._new_fh()
             listing, names = self._listing(path)
             if self.dir_cache is not None:  # the kernel keeps the listing (see wffs/dir_cache.py)
-                keep = self.dir_cache.opened(fh, inode, names)
+                keep = self.dir_cache.opened(fh, inode, names, self._parent_inode(path))
                 fh |= CACHE_DIR_MARK | (KEEP_CACHE_MARK if keep else 0)
-                if path:
-                    self._dir_parents[fh] = self.inodes.known(path[:-1])
             self._dirs[fh] = listing
             return fh
 
@@ -255,8 +251,8 @@ class Operations(pyfuse3.Operations):
 
     async def readdir(self, fh, start_id, token):
         listing = self._dirs.get(fh, ())
-        if start_id == 0 and fh in self._dir_parents:  # listed from wffs: the kernel drops its atime
-            self.dir_cache.touched(self._dir_parents[fh])
+        if start_id == 0 and self.dir_cache is not None:
+            self.dir_cache.listed(fh & ~HANDLE_MARKS)
         for i in range(start_id, len(listing)):
             name, attrs, path, entry = listing[i]
             if attrs is None:
@@ -269,7 +265,6 @@ class Operations(pyfuse3.Operations):
     async def releasedir(self, fh):
         self._dirs.pop(fh, None)
         if self.dir_cache is not None:
-            self._dir_parents.pop(fh, None)
             self.dir_cache.released(fh & ~HANDLE_MARKS)
 
     async def open(self, inode, flags, ctx):
@@ -306,7 +301,6 @@ class Operations(pyfuse3.Operations):
         self._files[fh] = data  # one consistent content for the life of this handle
         self._opened[fh] = (inode, entry if entry.size == len(data) else entry._replace(size=len(data)))
         self._unread[inode] = fh
-        self._unread_in[fh] = (inode, self.inodes.known(self.inodes.path(inode)[:-1]))
         return pyfuse3.FileInfo(fh=fh, keep_cache=not entry.volatile, direct_io=resized)
 
     def _store(self, inode: int, data: bytes) -> None:
@@ -334,14 +328,16 @@ class Operations(pyfuse3.Operations):
         log = self._logs.get(fh)
         if log is not None:
             return log.read(off, size)
-        self._read_begun(fh)
-        first = self._unread_in.pop(fh, None)
-        if first is not None:  # read from wffs, not from the page cache
-            inode, parent = first
-            self._stored.pop(inode, None)  # the kernel has let the stored content go: store it again
-            if self.dir_cache is not None and parent is not None:  # (and it drops the file's atime)
-                self.dir_cache.touched(parent)
+        opened = self._opened.get(fh)
+        if opened is not None:  # read from wffs, not from the page cache (see _store):
+            self._read_begun(fh)
+            self._stored.pop(opened[0], None)  # the kernel has let the stored content go: store it again
+            if self.dir_cache is not None:  # and it drops the file's access time
+                self.dir_cache.touched(self._parent_inode(self.inodes.path(opened[0])))
         return self._files.get(fh, b"")[off:off + size]
+
+    def _parent_inode(self, path: tuple) -> Optional[int]:
+        return self.inodes.known(path[:-1]) if path else None
 
     def _read_begun(self, fh: int) -> None:
         """A handle's reader has had its fstat: getattr answers for the file again (see _pinned_attrs)."""
@@ -420,7 +416,6 @@ class Operations(pyfuse3.Operations):
         self._read_begun(fh)
         self._files.pop(fh, None)
         self._opened.pop(fh, None)
-        self._unread_in.pop(fh, None)
         self._logs.pop(fh, None)
         self._creating.pop(fh, None)
         pending = self._writes.pop(fh, None)

@@ -70,3 +70,21 @@ def test_a_touched_directory_fills_its_copy_again_once():
     cache.released(2)
     assert cache.opened(3, 7, OLD)
     assert cache.opened(4, 8, NEW)
+
+
+def test_a_directory_listed_from_wffs_touches_its_parent():
+    """The kernel drops the access time of a directory whose listing it reads from wffs; the parent's
+    listing renews it, so the parent's copy is filled again at its next opendir."""
+    cache = DirCache(keep_for=50, clock=Clock())
+    top = (("f", True),)
+    assert cache.opened(1, 3, top)
+    cache.released(1)
+    assert cache.opened(2, 7, OLD, parent=3)
+    cache.listed(2)  # the kernel had no copy of 7: it reads it from wffs
+    cache.released(2)
+    assert not cache.opened(4, 3, top)
+    cache.released(4)
+    assert cache.opened(5, 3, top)
+    assert cache.opened(6, 7, OLD, parent=3)
+    cache.released(6)
+    assert cache.opened(7, 3, top)  # a copy of 7 used: nothing dropped
