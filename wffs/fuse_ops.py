@@ -81,9 +81,9 @@ class Operations(pyfuse3.Operations):
         self._listings: dict[tuple, tuple] = {}  # path -> (the Vfs's entries, their names and attributes, names)
         # whether the kernel's copy of a listing is good (when wffs/_dircache.so is loaded)
         self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
-        # inode -> hash of the content last stored in the kernel's page cache (not the content itself:
-        # that would keep every file's content alive for the life of the mount; 25 MB at 217,000 files)
-        self._stored: dict[int, int] = {}
+        # inodes whose content the kernel's page cache got from _store, until wffs drops it (a refresh
+        # changed it) or a read shows the kernel let it go
+        self._stored: set[int] = set()
         self._stale_tops: set = set()  # where listings are to be built (see build_listings)
         self._listings_wanted = trio.Event()
         self._files: dict[int, bytes] = {}
@@ -199,8 +199,8 @@ class Operations(pyfuse3.Operations):
 
     def _listing(self, path: tuple) -> tuple:
         """(name, attributes, path, entry) of a directory's entries, built once per listing the Vfs hands
-        out; attributes None for entries not measured yet (made at each readdir, see _attrs); and the
-        names with their kinds, which the kernel's cached listing holds."""
+        out; attributes None for entries not measured yet (made at each readdir, see _attrs); and what
+        the kernel's copy of the listing holds: the names, and which of them are directories."""
         entries = self.tree.listdir(path)
         held = self._listings.get(path)
         if held is not None and held[0] is entries:
@@ -210,7 +210,7 @@ class Operations(pyfuse3.Operations):
             child = path + (e.name,)
             attrs = None if e.size is None else self._attrs(child, e, told=False)
             listing.append((e.name.encode("utf-8", "surrogateescape"), attrs, child, e))
-        names = tuple((e.name, e.is_dir) for e in entries)
+        names = (tuple(e.name for e in entries), tuple(e.name for e in entries if e.is_dir))
         self._listings[path] = (entries, listing, names)
         return listing, names
 
@@ -294,6 +294,7 @@ class Operations(pyfuse3.Operations):
             # this open returns, so that an fstat() of the new handle asks again (and tar, which reads
             # st_size bytes, gets the size of what read() returns).
             self._reported[inode] = len(data)
+            self._stored.discard(inode)
             await invalidate_attrs(inode)
         if not (entry.volatile or resized):
             self._store(inode, data)
@@ -307,13 +308,11 @@ class Operations(pyfuse3.Operations):
         """Hand a file's content to the kernel's page cache with its open, instead of in the reads that
         follow.  A read answered by wffs makes the kernel drop the file's access time, so the next fstat
         of it (grep's, tar's, on a second run) costs a getattr each; a stored page does not.  Once per
-        content, until a read shows the kernel has let it go; small files only; and only while no other
+        content: again after a refresh changed it, or a read showed the kernel let it go; small files
+        only; and only while no other
         handle of the file is open: a read in progress holds a page lock that the store would wait for,
         blocking the loop that answers that read."""
-        if not data or len(data) > STORE_MAX:
-            return
-        stamp = hash(data)  # (a bytes object computes its hash once)
-        if self._stored.get(inode) == stamp:
+        if not data or len(data) > STORE_MAX or inode in self._stored:
             return
         if any(ino == inode for ino, _ in self._opened.values()):
             return
@@ -322,7 +321,7 @@ class Operations(pyfuse3.Operations):
         except OSError as e:  # ENOENT: the kernel no longer knows the inode; the reads will fetch it
             log.debug("notify_store %s: %s", inode, e)
             return
-        self._stored[inode] = stamp
+        self._stored.add(inode)
 
     async def read(self, fh, off, size):
         log = self._logs.get(fh)
@@ -331,7 +330,7 @@ class Operations(pyfuse3.Operations):
         opened = self._opened.get(fh)
         if opened is not None:  # read from wffs, not from the page cache (see _store):
             self._read_begun(fh)
-            self._stored.pop(opened[0], None)  # the kernel has let the stored content go: store it again
+            self._stored.discard(opened[0])  # the kernel has let the stored content go: store it again
             if self.dir_cache is not None:  # and it drops the file's access time
                 self.dir_cache.touched(self._parent_inode(self.inodes.path(opened[0])))
         return self._files.get(fh, b"")[off:off + size]
@@ -466,6 +465,7 @@ class Operations(pyfuse3.Operations):
                 if ino is not None:  # (its _reported size stays: until the kernel has forgotten it,
                     inodes.append(ino)  # an open must see that the content's size is new, see _open_content)
                     touched.add(parent_ino)
+                    self._stored.discard(ino)  # the kernel drops its pages: the next open stores the new ones
                 if name in old_names - new_names or ino is not None and name in new_names - old_names:
                     entries.append((parent_ino, name))  # gone, or a name the kernel knew for another entry
         for parent_ino, name in entries:

@@ -166,5 +166,12 @@ def test_a_file_opened_is_handed_to_the_page_cache_once_per_content(monkeypatch)
         last = await ops.open(att, os.O_RDONLY, None)
         assert stored[1:] == [(att, 0, content)]
         await ops.release(last.fh)
+        fake.set_state("/s/t", "active")  # a refresh changes it (not its size): the kernel drops it
+        await ops.invalidate(await vfs.refresh_once(), vfs)
+        changed = vfs.snapshot.node("/s/t").att
+        assert changed != content and len(changed) == len(content)
+        new = await ops.open(att, os.O_RDONLY, None)
+        assert stored[2:] == [(att, 0, changed)]
+        await ops.release(new.fh)
 
     trio.run(main)
