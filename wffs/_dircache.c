@@ -23,9 +23,6 @@
 
 typedef int (*reply_open_fn)(fuse_req_t, const struct fuse_file_info *);
 
-/* How many handles were answered with the kernel's directory cache: wffs checks it is in the path. */
-unsigned long wffs_dircache_marked = 0;
-
 static reply_open_fn libfuse_reply_open(void)
 {
     static reply_open_fn real;
@@ -46,7 +43,6 @@ int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
         struct fuse_file_info cached = *fi;
         cached.cache_readdir = 1;
         cached.keep_cache = (fi->fh & WFFS_KEEP_CACHE_MARK) != 0;
-        __atomic_add_fetch(&wffs_dircache_marked, 1, __ATOMIC_RELAXED);
         return real(req, &cached);
     }
     return real(req, fi);

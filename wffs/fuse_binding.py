@@ -2,9 +2,10 @@
 
 pyfuse3 cannot set that flag.  wffs/_dircache.c (built by `make setup` into wffs/_dircache.so) adds it to
 the handles whose number has CACHE_DIR_MARK set, and keep_cache to those with KEEP_CACHE_MARK; it must be
-loaded before pyfuse3 is, so that pyfuse3's calls to libfuse's fuse_reply_open reach it.  Every module of wffs takes pyfuse3 from here.  Without the
-library (not built, or pyfuse3 imported first) wffs works the same, only a listing read again is asked
-of wffs again instead of coming from the kernel: `DIR_CACHE` is False and `DIR_CACHE_OFF` says why.
+loaded before pyfuse3 is, so that pyfuse3's calls to libfuse's fuse_reply_open reach it.  Every module
+of wffs takes pyfuse3 from here.  Without the library (not built, or pyfuse3 imported first) wffs works
+the same, only a listing read again is asked of wffs again instead of coming from the kernel: `DIR_CACHE`
+is False and `DIR_CACHE_OFF` says why.
 """
 
 from __future__ import annotations
@@ -38,11 +39,4 @@ import pyfuse3  # noqa: E402  (after the library, see above)
 
 DIR_CACHE = _shim is not None
 
-
-def handles_cached() -> int:
-    """How many directory handles went to the kernel with FOPEN_CACHE_DIR so far (0 without the library)."""
-    return ctypes.c_ulong.in_dll(_shim, "wffs_dircache_marked").value if _shim is not None else 0
-
-
-__all__ = ["pyfuse3", "CACHE_DIR_MARK", "KEEP_CACHE_MARK", "HANDLE_MARKS", "DIR_CACHE", "DIR_CACHE_OFF",
-           "handles_cached"]
+__all__ = ["pyfuse3", "CACHE_DIR_MARK", "KEEP_CACHE_MARK", "HANDLE_MARKS", "DIR_CACHE", "DIR_CACHE_OFF"]

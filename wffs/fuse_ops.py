@@ -78,7 +78,8 @@ class Operations(pyfuse3.Operations):
         self.uid, self.gid = os.getuid(), os.getgid()
         self.mount_time = time.time()
         self._dirs: dict[int, list] = {}  # fh -> listing of an open directory
-        self._listings: dict[tuple, tuple] = {}  # path -> (the Vfs's entries, their names and attributes, names)
+        # path -> (the Vfs's entries, their names and attributes, the names the kernel's copy holds)
+        self._listings: dict[tuple, tuple] = {}
         # whether the kernel's copy of a listing is good (when wffs/_dircache.so is loaded)
         self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
         # inodes whose content the kernel's page cache got from _store, until wffs drops it (a refresh
@@ -309,9 +310,8 @@ class Operations(pyfuse3.Operations):
         follow.  A read answered by wffs makes the kernel drop the file's access time, so the next fstat
         of it (grep's, tar's, on a second run) costs a getattr each; a stored page does not.  Once per
         content: again after a refresh changed it, or a read showed the kernel let it go; small files
-        only; and only while no other
-        handle of the file is open: a read in progress holds a page lock that the store would wait for,
-        blocking the loop that answers that read."""
+        only; and only while no other handle of the file is open: a read in progress holds a page lock
+        that the store would wait for, blocking the loop that answers that read."""
         if not data or len(data) > STORE_MAX or inode in self._stored:
             return
         if any(ino == inode for ino, _ in self._opened.values()):
