@@ -13,6 +13,9 @@ is listed from wffs and when wffs invalidates them after a refresh: such a direc
 next handle fills the copy again instead, as does one whose copy is older than `keep_for` (less than the
 entries' own cache time).  So a command run a second time still costs one readdirplus per directory whose
 files it read; the third time, and every `find` and `ls` after a first, are answered by the kernel.
+
+An empty listing is never kept: the kernel drops a copy by dropping its pages, and the copy of an empty
+listing has none, so it would be served for as long as the kernel keeps the directory (see may_hold).
 """
 
 from __future__ import annotations
@@ -21,6 +24,13 @@ import time
 from typing import Callable, Dict, FrozenSet, Hashable, Optional, Set, Tuple
 
 Names = Tuple[Hashable, ...]
+
+
+def may_hold(names: Names) -> bool:
+    """Whether a handle listing these (names, directories) may fill the kernel's copy.  A copy is dropped
+    when a handle opened without keep_cache drops the directory's pages; an empty listing's copy has no
+    pages, and outlived every such handle (an empty suite that got tasks went on being listed empty)."""
+    return bool(names[0])
 
 
 class DirCache:

@@ -18,7 +18,7 @@ from typing import Optional
 import trio
 
 from wffs import layout
-from wffs.dir_cache import DirCache
+from wffs.dir_cache import DirCache, may_hold
 from wffs.fuse_binding import CACHE_DIR_MARK, DIR_CACHE, HANDLE_MARKS, KEEP_CACHE_MARK, pyfuse3
 from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.layout import Kind
@@ -194,7 +194,8 @@ class Operations(pyfuse3.Operations):
             listing, names = self._listing(path)
             if self.dir_cache is not None:  # the kernel keeps the listing (see wffs/dir_cache.py)
                 keep = self.dir_cache.opened(fh, inode, names, self._parent_inode(path))
-                fh |= CACHE_DIR_MARK | (KEEP_CACHE_MARK if keep else 0)
+                if may_hold(names):
+                    fh |= CACHE_DIR_MARK | (KEEP_CACHE_MARK if keep else 0)
             self._dirs[fh] = listing
             return fh
 

@@ -91,6 +91,41 @@ def test_a_changed_listing_is_read_from_wffs_at_once(counted):
     assert requests("readdir", "") == 1
 
 
+def test_an_empty_directory_that_gets_a_task_shows_it(counted):
+    """The kernel drops its copy of a listing by dropping the directory's pages; the copy of an empty
+    listing has none, so it outlived every handle opened to drop it: a family that got its first task was
+    listed empty for as long as the kernel kept the directory."""
+    server, mount, requests = counted
+    client = server.client()
+    client.replace("/s", suite_with_family_e())
+    empty = mount.path / "s/e"
+    assert wait_until(empty.is_dir, FRESH_WITHIN, 0.05)
+    for _ in range(3):
+        assert os.listdir(empty) == []
+    client.replace("/s", suite_with_family_e(("n",)))
+    assert wait_until(lambda: "n.que" in os.listdir(empty), FRESH_WITHIN, 0.05), os.listdir(empty)
+    listing = sorted(os.listdir(empty))
+    for _ in range(2):  # ... and kept by the kernel once it is not empty
+        assert sorted(os.listdir(empty)) == listing
+    settled = requests("readdir", "s/e")
+    assert sorted(os.listdir(empty)) == listing
+    assert requests("readdir", "s/e") == settled
+
+
+def suite_with_family_e(tasks=()):
+    """/s as load_scratch_suite makes it, with a family e holding `tasks`."""
+    import ecflow
+
+    defs = ecflow.Defs()
+    suite = defs.add_suite("s")
+    suite.add_variable("ECF_DUMMY_TASK", "")
+    for family, names in (("f", ("a", "b", "c")), ("e", tasks)):
+        added = suite.add_family(family)
+        for name in names:
+            added.add_task(name)
+    return defs
+
+
 def test_the_mount_says_when_listings_are_not_kept(scratch_server, tmp_path):
     """Without the library (here: pyfuse3 imported first), wffs works, and its log says what is off."""
     load_scratch_suite(scratch_server)

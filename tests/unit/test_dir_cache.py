@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wffs.dir_cache import DirCache
+from wffs.dir_cache import DirCache, may_hold
 
 OLD, NEW = (("a.que", False), ("b.que", False)), (("a.com", False), ("b.que", False))
 
@@ -88,3 +88,9 @@ def test_a_directory_listed_from_wffs_touches_its_parent():
     assert cache.opened(6, 7, OLD, parent=3)
     cache.released(6)
     assert cache.opened(7, 3, top)  # a copy of 7 used: nothing dropped
+
+
+def test_an_empty_listing_never_fills_the_kernels_copy():
+    assert not may_hold(((), ()))
+    assert may_hold((("t1.que", "t1.att"), ()))
+    assert may_hold((("f",), ("f",)))
