@@ -186,6 +186,30 @@ def test_a_hung_server_holds_a_mount_only_briefly(scratch_server, tmp_path):
             assert wait_until(lambda: {"s0", "s1"} <= set(os.listdir(mount.path)), RECOVERY_LIMIT)
 
 
+def test_a_read_waiting_behind_a_hung_sync_fails_within_the_bound(scratch_server, tmp_path):
+    """The server hangs; a `cat` arrives while the refresher's sync waits on it (before anything has failed,
+    so the read is sent).  Its directory's files are asked in one batch, which a slow server may take
+    30 s to answer: the batch waited behind the sync, then got a fresh worker (the sync's was killed)
+    with no definition, and waited the whole 30 s on the hung server (a CI run's `cat` outlasted 10 s).
+    Now a batch gets the 30 s only once its worker has read a file, and calls that waited behind one
+    that got no answer fail with it."""
+    generated(scratch_server, 1, 2, 10)
+    with Mount.start(scratch_server.port, tmp_path / "mnt", "--timeout", str(TIMEOUT)) as mount:
+        scratch_server.pause()
+        try:
+            time.sleep(1.0)  # the refresher (--refresh 0.5) is waiting on the server now
+            for family in ("f0", "f1"):
+                started = time.monotonic()
+                done = run(["cat", str(mount.path / f"s0/{family}/t3.ecf")], timeout=DEADLINE)
+                took = time.monotonic() - started
+                # read from disk by a worker that was free, or EIO: within the bound either way
+                assert done.returncode == 0 or b"Input/output error" in done.stderr, done.stderr
+                assert took < BOUND, (family, took, mount.log_text()[-2000:])
+        finally:
+            scratch_server.resume()
+        assert wait_until(lambda: run(["cat", str(mount.path / "s0/f1/t3.ecf")]).returncode == 0, RECOVERY_LIMIT)
+
+
 def test_definition_changed_under_a_shell_in_a_removed_directory(busy, tmp_path):
     """The server restarted with other suites (one kept, one renamed, one removed, one new) while a
     shell sits in a directory that goes away."""
@@ -287,7 +311,10 @@ def test_one_of_several_servers_stalled_while_the_others_are_read(tmp_path):
                 fault_at = time.monotonic()
                 servers[0].pause()
                 try:
-                    run(["cat", str(mnt / "srv0/s0/f0/t3.ecf")], timeout=DEADLINE)  # waits on the hung one
+                    try:
+                        run(["cat", str(mnt / "srv0/s0/f0/t3.ecf")], timeout=DEADLINE)  # may wait on the hung one
+                    except subprocess.TimeoutExpired:
+                        pytest.fail(f"a read of the paused server hung:\n{mount.log_text()[-3000:]}")
                     time.sleep(OUTAGE)
                 finally:
                     servers[0].resume()

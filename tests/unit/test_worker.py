@@ -143,8 +143,10 @@ def test_stuck_worker_is_killed():
     async def test(w, pids):
         pid = await w.call("pid")
         pids.append(pid)
+        t0 = time.monotonic()
         with pytest.raises(ServerUnavailable):
             await w.call("stuck", 30, timeout=0.3)  # ignores its closed stdin: must be killed
+        assert time.monotonic() - t0 < 0.8  # at once: not given the second a worker asked to end gets
         assert await wait_dead(pid, 3)
         assert await w.call("echo", "x") == "x"
         assert w.starts == 2
@@ -235,3 +237,54 @@ def test_stop_then_call_starts_again():
         assert await w.call("echo", "up") == "up"
         assert w.starts == 2
     with_worker(test)
+
+
+def test_a_call_that_reported_the_server_answered_may_take_its_patience():
+    async def test(w, pids):
+        t0 = time.monotonic()
+        assert await w.call("report", "the server answered", 1.0, patience=5) == 1.0
+        assert time.monotonic() - t0 > 0.9
+        assert w.starts == 1
+    with_worker(test, timeout=0.3)
+
+
+def test_a_call_that_reported_nothing_gets_only_the_timeout_whatever_its_patience():
+    """A hung server answers nothing: a batch of reads or a first sync must not hold the worker (and
+    every caller waiting for it) for the patience allowed to a slow server."""
+    async def test(w, pids):
+        t0 = time.monotonic()
+        with pytest.raises(ServerUnavailable, match="no answer in 0.3 s"):
+            await w.call("sleep", 30, patience=30)
+        assert time.monotonic() - t0 < 1.5
+        with pytest.raises(ServerUnavailable, match="no answer in 2 s"):
+            await w.call("report", "the server answered", 30, patience=2)  # answered, then hung
+    with_worker(test, timeout=0.3)
+
+
+def test_calls_waiting_behind_one_that_got_no_answer_fail_at_once():
+    """Each would otherwise start a fresh worker and wait --timeout of its own on the same hung server."""
+    async def test(w, pids):
+        await w.call("pid")
+        failed = []
+
+        async def waiting(i):
+            t0 = time.monotonic()
+            try:
+                await w.call("echo", i)
+            except ServerUnavailable as e:
+                failed.append((i, time.monotonic() - t0, str(e)))
+
+        async def hung():
+            with pytest.raises(ServerUnavailable):
+                await w.call("sleep", 30)
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(hung)
+            await trio.sleep(0.1)
+            for i in range(3):
+                nursery.start_soon(waiting, i)
+        assert [i for i, _, _ in sorted(failed)] == [0, 1, 2]
+        assert all(seconds < 0.7 and "no answer in 0.5 s" in text for _, seconds, text in failed), failed
+        assert await w.call("echo", "later") == "later"  # a call that came after it: a fresh worker
+        assert w.starts == 2
+    with_worker(test, timeout=0.5)

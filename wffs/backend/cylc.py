@@ -85,7 +85,7 @@ class CylcBackend(WorkerBackend):
     async def read_many(self, items: list) -> dict:
         found = {}
         texts = [item for item in items if item[1] in NODE_TEXTS]
-        with trio.move_on_after(max(self.timeout, 30.0)):
+        with trio.move_on_after(max(self.timeout, self.BATCH_TIMEOUT)):
             for path, kind in items:
                 if kind not in NODE_TEXTS:
                     try:
@@ -94,7 +94,7 @@ class CylcBackend(WorkerBackend):
                         continue
         if texts:
             try:
-                found.update(await self.worker.call("read_many", texts, timeout=max(self.timeout, 30.0)))
+                found.update(await self.worker.call("read_many", texts, patience=self.BATCH_TIMEOUT))
             except (NotProvided, ServerUnavailable):
                 pass
         return found

@@ -25,7 +25,7 @@ class EcflowBackend(WorkerBackend):
         return await self.worker.call("read", path, kind)
 
     async def read_many(self, items: list) -> dict:
-        return await self.worker.call("read_many", items, timeout=max(self.timeout, 30.0))
+        return await self.worker.call("read_many", items, patience=self.BATCH_TIMEOUT)
 
     # ---- what a mirror needs: the remote's node, and the few writes on the local server -------------
     async def variables(self, path: str) -> dict:

@@ -171,6 +171,7 @@ class EcflowSession:
         if self.synced:
             self.client.reset()
             self.synced = False
+            self.version = ""  # asked again first: its answer tells a slow server from a hung one (see sync)
 
     def op_ping(self):
         self.call(self.client.ping)
@@ -407,13 +408,16 @@ class EcflowSession:
 
     def op_read_many(self, items) -> dict:
         """Several files or node texts at once ({(path, kind): bytes}): what a listing needs, in one round trip.
-        Files that cannot be read are left out; the caller asks for them one by one."""
+        Files that cannot be read are left out; the caller asks for them one by one.  The first file read
+        is reported: the batch may then take longer than one call (a hung server answers none)."""
         out, total = {}, 0
         for path, kind in items:
             try:
                 data = self.op_node_text(path, kind) if kind in self.NODE_TEXTS else self.read(path, kind)
             except (Missing, Unavailable):
                 continue
+            if not out:
+                self.report(f"read {path} {kind}; {len(items) - 1} more to read")
             out[(path, kind)] = data
             total += len(data)
             if total > self.BATCH_BYTES:
