@@ -146,7 +146,7 @@ def test_stuck_worker_is_killed():
         t0 = time.monotonic()
         with pytest.raises(ServerUnavailable):
             await w.call("stuck", 30, timeout=0.3)  # ignores its closed stdin: must be killed
-        assert time.monotonic() - t0 < 0.8  # at once: not given the second a worker asked to end gets
+        assert time.monotonic() - t0 < 1.0  # at once: not given the second a worker asked to end gets
         assert await wait_dead(pid, 3)
         assert await w.call("echo", "x") == "x"
         assert w.starts == 2
@@ -270,21 +270,21 @@ def test_calls_waiting_behind_one_that_got_no_answer_fail_at_once():
         async def waiting(i):
             t0 = time.monotonic()
             try:
-                await w.call("echo", i)
+                await w.call("echo", i)  # (given 5 s to get its turn: it is not refused as busy)
             except ServerUnavailable as e:
                 failed.append((i, time.monotonic() - t0, str(e)))
 
         async def hung():
             with pytest.raises(ServerUnavailable):
-                await w.call("sleep", 30)
+                await w.call("sleep", 30, timeout=0.5)
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(hung)
             await trio.sleep(0.1)
             for i in range(3):
                 nursery.start_soon(waiting, i)
-        assert [i for i, _, _ in sorted(failed)] == [0, 1, 2]
-        assert all(seconds < 0.7 and "no answer in 0.5 s" in text for _, seconds, text in failed), failed
+        assert [i for i, _, _ in sorted(failed)] == [0, 1, 2]  # each would have got a fresh worker
+        assert all(seconds < 2 and "no answer in 0.5 s" in text for _, seconds, text in failed), failed
         assert await w.call("echo", "later") == "later"  # a call that came after it: a fresh worker
         assert w.starts == 2
-    with_worker(test, timeout=0.5)
+    with_worker(test, timeout=5)
