@@ -15,6 +15,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
 import demo_suite  # noqa: E402
 
 
+FIRST_MOUNT = pytest.StashKey[int]()
+LOG_TAIL = 4000
+
+
+def pytest_runtest_setup(item):
+    item.stash[FIRST_MOUNT] = len(Mount.started)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failed test's report ends with the end of the log of every mount it (or its fixtures) started."""
+    report = (yield).get_result()
+    if report.failed and report.when in ("setup", "call"):
+        for mount in Mount.started[item.stash.get(FIRST_MOUNT, len(Mount.started)):]:
+            report.sections.append((f"wffs log {mount.log} (its last {LOG_TAIL} characters)",
+                                    mount.log_text()[-LOG_TAIL:]))
+
+
 def pytest_collection_modifyitems(items):
     here = Path(__file__).parent
     for item in items:

@@ -15,6 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Mount:
+    #: Every mount started in this run, in order: a failed test's report ends with the logs of its own
+    #: (see conftest.py), so that a CI failure says what the mount did.
+    started: list = []
+
     def __init__(self, path: Path, proc: subprocess.Popen, log: Path):
         self.path, self.proc, self.log = path, proc, log
 
@@ -34,6 +38,7 @@ class Mount:
                 "--refresh", str(refresh), "--log", str(log), *extra]
         proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         mount = cls(path, proc, log)
+        cls.started.append(mount)
         if not mounts.wait_mounted(str(path), timeout, alive=lambda: proc.poll() is None):
             mount.stop()
             raise RuntimeError(f"wffs did not mount {path}:\n{mount.log_text()}")

@@ -204,7 +204,7 @@ def test_a_read_waiting_behind_a_hung_sync_fails_within_the_bound(scratch_server
                 took = time.monotonic() - started
                 # read from disk by a worker that was free, or EIO: within the bound either way
                 assert done.returncode == 0 or b"Input/output error" in done.stderr, done.stderr
-                assert took < BOUND, (family, took, mount.log_text()[-2000:])
+                assert took < BOUND, (family, took)
         finally:
             scratch_server.resume()
         assert wait_until(lambda: run(["cat", str(mount.path / "s0/f1/t3.ecf")]).returncode == 0, RECOVERY_LIMIT)
@@ -311,10 +311,7 @@ def test_one_of_several_servers_stalled_while_the_others_are_read(tmp_path):
                 fault_at = time.monotonic()
                 servers[0].pause()
                 try:
-                    try:
-                        run(["cat", str(mnt / "srv0/s0/f0/t3.ecf")], timeout=DEADLINE)  # may wait on the hung one
-                    except subprocess.TimeoutExpired:
-                        pytest.fail(f"a read of the paused server hung:\n{mount.log_text()[-3000:]}")
+                    run(["cat", str(mnt / "srv0/s0/f0/t3.ecf")], timeout=DEADLINE)  # may wait on the hung one
                     time.sleep(OUTAGE)
                 finally:
                     servers[0].resume()
