@@ -9,7 +9,8 @@
  * libfuse's own fuse_reply_open answers.  Every other reply passes unchanged.  The marks stay in the
  * handle number: pyfuse3's readdir and releasedir get the same number back.
  *
- * Built by `make setup` against the installed libfuse3's header (the struct's bit fields).
+ * Built by `make setup` against the installed libfuse3's header (the struct's bit fields), without linking
+ * libfuse3: loading this library must not load libfuse3 ahead of wffs/_fastopen.so (fuse_binding.py).
  */
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 35
@@ -38,7 +39,7 @@ int fuse_reply_open(fuse_req_t req, const struct fuse_file_info *fi)
 {
     reply_open_fn real = libfuse_reply_open();
     if (!real)  /* cannot happen: pyfuse3, the only caller, links libfuse3 */
-        return fuse_reply_err(req, EIO);
+        return -ENOSYS;
     if (fi && (fi->fh & WFFS_CACHE_DIR_MARK)) {
         struct fuse_file_info cached = *fi;
         cached.cache_readdir = 1;
