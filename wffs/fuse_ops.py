@@ -19,7 +19,8 @@ import trio
 
 from wffs import layout
 from wffs.dir_cache import DirCache, may_hold
-from wffs.fuse_binding import CACHE_DIR_MARK, DIR_CACHE, HANDLE_MARKS, KEEP_CACHE_MARK, pyfuse3
+from wffs.fuse_binding import (CACHE_DIR_MARK, DIR_CACHE, FAST_MARK, FAST_OPENS, HANDLE_MARKS,
+                               KEEP_CACHE_MARK, FastOpens, pyfuse3)
 from wffs.backend.base import NotProvided, ServerUnavailable
 from wffs.layout import Kind
 from wffs.mirror_line import MirrorLineError
@@ -56,6 +57,28 @@ class Inodes:
             raise pyfuse3.FUSEError(errno.ENOENT) from None
 
 
+class StoredInodes:
+    """The inodes whose content the kernel's page cache got from Operations._store and still holds as it
+    was: a later open of one for reading needs nothing from wffs, so wffs/_fastopen.so answers it (while
+    the mount is in use, see Operations._use) without Python."""
+
+    def __init__(self, fast: FastOpens):
+        self.fast = fast
+        self._inodes: set[int] = set()
+
+    def __contains__(self, inode: int) -> bool:
+        return inode in self._inodes
+
+    def add(self, inode: int) -> None:
+        self._inodes.add(inode)
+        self.fast.allow(inode)
+
+    def discard(self, inode: int) -> None:
+        if inode in self._inodes:
+            self._inodes.discard(inode)
+            self.fast.allow(inode, False)
+
+
 #: Flags of an open() that would change a file: only control files take them.
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_TRUNC | os.O_APPEND
 #: Files up to this size are handed to the kernel's page cache when opened (see Operations._store).
@@ -66,8 +89,9 @@ class Operations(pyfuse3.Operations):
     supports_dot_lookup = False
     enable_writeback_cache = False
 
-    def __init__(self, tree: Tree, *, refresh: float, read_only: bool = False):
+    def __init__(self, tree: Tree, *, refresh: float, read_only: bool = False, fast: FastOpens = FAST_OPENS):
         super().__init__()
+        self.fast = fast
         self.read_only = read_only
         self._writes: dict[int, ControlWrite] = {}
         self._creating: dict[int, tuple] = {}  # fh -> path of a control file created through it
@@ -84,7 +108,7 @@ class Operations(pyfuse3.Operations):
         self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
         # inodes whose content the kernel's page cache got from _store, until wffs drops it (a refresh
         # changed it) or a read shows the kernel let it go
-        self._stored: set[int] = set()
+        self._stored = StoredInodes(fast)
         self._stale_tops: set = set()  # where listings are to be built (see build_listings)
         self._listings_wanted = trio.Event()
         self._files: dict[int, bytes] = {}
@@ -99,6 +123,15 @@ class Operations(pyfuse3.Operations):
         for refresher in self.refreshers:
             if refresher.use():
                 await refresher.fresh()
+        self.fast.enable(True)  # every refresher polls now: the kernel's copies are kept fresh
+
+    def uses_elsewhere(self) -> int:
+        """How many opens wffs/_fastopen.so answered so far: uses of the mount that _use does not see."""
+        return self.fast.opens()
+
+    def went_idle(self) -> None:
+        """A refresher stopped polling: the next open must reach _use, which waits for a fresh view."""
+        self.fast.enable(False)
 
     def _attrs(self, path: tuple, entry: Entry, told: bool = True) -> pyfuse3.EntryAttributes:
         """The attributes of an entry; `told`: they go to the kernel now (else readdir records it)."""
@@ -315,7 +348,7 @@ class Operations(pyfuse3.Operations):
         that the store would wait for, blocking the loop that answers that read."""
         if not data or len(data) > STORE_MAX or inode in self._stored:
             return
-        if any(ino == inode for ino, _ in self._opened.values()):
+        if any(ino == inode for ino, _ in self._opened.values()) or self.fast.held(inode):
             return
         try:
             pyfuse3.notify_store(inode, 0, data)
@@ -328,13 +361,31 @@ class Operations(pyfuse3.Operations):
         log = self._logs.get(fh)
         if log is not None:
             return log.read(off, size)
+        if fh & FAST_MARK:  # opened by wffs/_fastopen.so, and the kernel has let the stored pages go
+            inode = fh & ~FAST_MARK
+            self._page_cache_missed(inode)
+            return (await self._stored_content(inode))[off:off + size]
         opened = self._opened.get(fh)
         if opened is not None:  # read from wffs, not from the page cache (see _store):
             self._read_begun(fh)
-            self._stored.discard(opened[0])  # the kernel has let the stored content go: store it again
-            if self.dir_cache is not None:  # and it drops the file's access time
-                self.dir_cache.touched(self._parent_inode(self.inodes.path(opened[0])))
+            self._page_cache_missed(opened[0])
         return self._files.get(fh, b"")[off:off + size]
+
+    def _page_cache_missed(self, inode: int) -> None:
+        self._stored.discard(inode)  # the kernel has let the stored content go: store it again
+        if self.dir_cache is not None:  # and it drops the file's access time
+            self.dir_cache.touched(self._parent_inode(self.inodes.path(inode)))
+
+    async def _stored_content(self, inode: int) -> bytes:
+        """The content of a file opened by wffs/_fastopen.so: what was stored, which has not changed
+        since the open, unless a refresh changed it since (then the new one, as with a local file that
+        is rewritten while it is read)."""
+        with errors():
+            path = self.inodes.path(inode)
+            found = self.tree.cached_file(path)
+            if found is not None:
+                return found[1]
+            return await self.tree.content(await self._entry(path))
 
     def _parent_inode(self, path: tuple) -> Optional[int]:
         return self.inodes.known(path[:-1]) if path else None

@@ -59,7 +59,8 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
         vfs = Vfs(backend, refresh=refresh)
         tree.servers[name] = vfs
         refresher = Refresher(vfs, server_changed(ops, tree, name), interval=refresh,
-                              idle_after=CACHE_SECONDS + refresh)
+                              idle_after=CACHE_SECONDS + refresh, uses_elsewhere=ops.uses_elsewhere,
+                              on_idle=ops.went_idle)
         ops.refreshers.append(refresher)
         # a mirror compares with a fresh local view before it writes, so it never writes twice
         vfs.mirrors = Mirrors(backend, (lambda v=vfs: v.snapshot), remotes, refresher.refresh)

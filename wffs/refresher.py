@@ -3,7 +3,9 @@
 Polls every `interval` seconds while something used the mount within `idle_after` seconds.  Kernel
 caches hold entries for at most `idle_after` seconds (see fuse_ops), so whatever the kernel may still
 answer from its cache is covered by polling; once polling has stopped, the next call reaches wffs,
-wakes the refresher and waits (briefly) for a fresh view.
+wakes the refresher and waits (briefly) for a fresh view.  Calls answered without wffs's Python code (the
+opens wffs/_fastopen.so answers) are counted elsewhere: `uses_elsewhere` reads that count, and `on_idle`
+tells the owner that polling stops, so that the next call comes to wffs again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ log = logging.getLogger(__name__)
 
 class Refresher:
     def __init__(self, vfs, on_change: Callable[[list], Awaitable[None]], *, interval: float,
-                 idle_after: float):
+                 idle_after: float, uses_elsewhere: Callable[[], int] = lambda: 0,
+                 on_idle: Callable[[], None] = lambda: None):
         self.vfs = vfs
         self.on_change = on_change
         self.interval = interval
@@ -29,6 +32,9 @@ class Refresher:
         self._done = trio.Event()
         self.first_done = trio.Event()  # the first view has been asked for (answered or failed)
         self.idle = False
+        self.uses_elsewhere = uses_elsewhere
+        self._seen_elsewhere = uses_elsewhere()
+        self.on_idle = on_idle
 
     def use(self) -> bool:
         """Record a use (every file-system call: no coroutine); True if the refresher was idle and is woken
@@ -60,8 +66,13 @@ class Refresher:
             self._done = trio.Event()
             self.first_done.set()
             await trio.sleep(self.interval)
+            seen = self.uses_elsewhere()
+            if seen != self._seen_elsewhere:  # used within the interval
+                self._seen_elsewhere = seen
+                self.last_use = time.monotonic()
             if time.monotonic() - self.last_use > self.idle_after:
                 self.idle = True
+                self.on_idle()
                 log.debug("mount idle: polling stops until the next use")
                 await self._wake.wait()
                 self._wake = trio.Event()

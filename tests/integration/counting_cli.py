@@ -2,8 +2,9 @@
 
     python -m tests.integration.counting_cli RECORD [--no-entry-notices] mount ...
 
-Each opendir, each readdir from a listing's start (one per listing read from wffs), each getattr and each
-read appends a line to RECORD: "opendir s/f", "readdir s/f", "getattr s/f/a.att", "read s/f/a.att".
+Each opendir, each readdir from a listing's start (one per listing read from wffs), each getattr, each open
+that reaches wffs's Python code (not those wffs/_fastopen.so answers) and each read appends a line to
+RECORD: "opendir s/f", "readdir s/f", "getattr s/f/a.att", "open s/f/a.att", "read s/f/a.att".
 --no-entry-notices keeps wffs from telling the kernel which names a refresh removed (as when the kernel
 has no dentry for them), so that only wffs's check at opendir keeps a changed listing from being served
 from the kernel's copy.
@@ -14,12 +15,12 @@ from __future__ import annotations
 import sys
 
 from wffs import cli, fuse_ops
-from wffs.fuse_binding import pyfuse3
+from wffs.fuse_binding import FAST_MARK, pyfuse3
 
 
 def record(path: str) -> None:
     ops = fuse_ops.Operations
-    opendir, readdir, getattr_, read = ops.opendir, ops.readdir, ops.getattr, ops.read
+    opendir, readdir, getattr_, open_, read = ops.opendir, ops.readdir, ops.getattr, ops.open, ops.read
 
     def note(what: str, where: tuple) -> None:
         with open(path, "a") as f:
@@ -40,12 +41,18 @@ def record(path: str) -> None:
         note("getattr", self.inodes.path(inode))
         return await getattr_(self, inode, ctx)
 
+    async def counted_open(self, inode, flags, ctx):
+        note("open", self.inodes.path(inode))
+        return await open_(self, inode, flags, ctx)
+
     async def counted_read(self, fh, off, size):
         opened = self._opened.get(fh)
-        note("read", self.inodes.path(opened[0]) if opened else ("?",))
+        inode = fh & ~FAST_MARK if fh & FAST_MARK else opened[0] if opened else None
+        note("read", self.inodes.path(inode) if inode is not None else ("?",))
         return await read(self, fh, off, size)
 
     ops.opendir, ops.readdir, ops.getattr, ops.read = counted_opendir, counted_readdir, counted_getattr, counted_read
+    ops.open = counted_open
 
 
 if __name__ == "__main__":

@@ -175,3 +175,108 @@ def test_a_file_opened_is_handed_to_the_page_cache_once_per_content(monkeypatch)
         await ops.release(new.fh)
 
     trio.run(main)
+
+
+class FakeFastOpens:
+    """wffs/_fastopen.so as wffs sees it: which inodes it may answer, whether it answers at all, and the
+    handles it would hold; `open` is what it does with an open that comes to it."""
+
+    def __init__(self):
+        self.allowed: set[int] = set()
+        self.enabled = False
+        self.holding: dict[int, int] = {}
+        self.answered = 0
+
+    def allow(self, inode: int, allow: bool = True) -> None:
+        (self.allowed.add if allow else self.allowed.discard)(inode)
+
+    def enable(self, on: bool) -> None:
+        self.enabled = on
+
+    def held(self, inode: int) -> int:
+        return self.holding.get(inode, 0)
+
+    def opens(self) -> int:
+        return self.answered
+
+    def open(self, inode: int):
+        """The library's handle, or None: the open goes to wffs."""
+        if not (self.enabled and inode in self.allowed):
+            return None
+        self.holding[inode] = self.held(inode) + 1
+        self.answered += 1
+        return fuse_ops.FAST_MARK | inode
+
+    def release(self, fh: int) -> None:
+        self.holding[fh & ~fuse_ops.FAST_MARK] -= 1
+
+
+def test_a_file_whose_content_the_kernel_holds_is_opened_without_wffs_until_it_changes(monkeypatch):
+    """Once a file's content went to the page cache with its open, later opens are answered by the
+    library; a refresh that changes the content takes that back, as does a read that shows the kernel let
+    the pages go; the next open through wffs stores the content again and gives it back, but not while
+    a handle the library opened is still open (a read through it holds the page lock a store waits for)."""
+    stored = []
+    without_a_kernel(monkeypatch, [], stored)
+    fast = FakeFastOpens()
+
+    async def main():
+        fake = FakeBackend()
+        fake.add("/s")
+        fake.add("/s/t", state="queued")
+        tree = Tree({}, single=True)
+        vfs = tree.servers["local"] = Vfs(fake, refresh=2.0)
+        ops = Operations(tree, refresh=2.0, fast=fast)
+        await vfs.refresh_once()
+        suite = await ops.lookup(pyfuse3.ROOT_INODE, b"s")
+        att = (await ops.lookup(suite.st_ino, b"t.att")).st_ino
+        assert fast.enabled  # the mount is in use
+        content = vfs.snapshot.node("/s/t").att
+        assert fast.open(att) is None  # the kernel does not hold it yet: to wffs
+        first = await ops.open(att, os.O_RDONLY, None)
+        await ops.release(first.fh)
+        assert stored == [(att, 0, content)] and att in fast.allowed
+        handle = fast.open(att)
+        assert handle is not None and fast.opens() == 1
+        # the kernel let the pages go: the library's handle is read through wffs, by inode
+        assert await ops.read(handle, 0, 1 << 20) == content
+        assert att not in fast.allowed and fast.open(att) is None
+        again = await ops.open(att, os.O_RDONLY, None)  # `handle` is still open: no store
+        await ops.release(again.fh)
+        assert len(stored) == 1 and att not in fast.allowed
+        fast.release(handle)
+        last = await ops.open(att, os.O_RDONLY, None)
+        await ops.release(last.fh)
+        assert stored[1:] == [(att, 0, content)] and att in fast.allowed
+        # a refresh that changes it: never answered by the library with the old pages
+        fake.set_state("/s/t", "aborted")
+        await ops.invalidate(await vfs.refresh_once(), vfs)
+        assert att not in fast.allowed
+        changed = vfs.snapshot.node("/s/t").att
+        new = await ops.open(att, os.O_RDONLY, None)
+        assert await ops.read(new.fh, 0, 1 << 20) == changed
+        await ops.release(new.fh)
+
+    trio.run(main)
+
+
+def test_the_library_answers_only_while_the_refreshers_poll(monkeypatch):
+    """After an idle spell the first open must reach wffs, which waits for a fresh view: the library
+    stops answering when a refresher stops polling and starts again at the next call wffs sees; the opens
+    it answered count as uses of the mount."""
+    without_a_kernel(monkeypatch, [])
+    fast = FakeFastOpens()
+
+    async def main():
+        fake, vfs, ops, told = await one_task_mounted()
+        ops = Operations(ops.tree, refresh=2.0, fast=fast)
+        await ops.lookup(pyfuse3.ROOT_INODE, b"s")
+        assert fast.enabled
+        ops.went_idle()
+        assert not fast.enabled
+        await ops.lookup(pyfuse3.ROOT_INODE, b"s")
+        assert fast.enabled
+        fast.answered = 7
+        assert ops.uses_elsewhere() == 7
+
+    trio.run(main)
