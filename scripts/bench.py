@@ -1170,7 +1170,7 @@ def wffs_source(spec: str, out: Path):
         tree = Path(spec).resolve()
         commit = git("rev-parse", "--short", "HEAD", cwd=tree)
         dirty = bool(git("status", "--porcelain", "--", "wffs", cwd=tree))
-        build_dir_cache(tree)
+        build_libraries(tree)
         return tree, {"tree": str(tree), "commit": commit, "uncommitted_wffs_changes": dirty,
                       "describe": f"commit {commit or '?'}" + (" + uncommitted changes" if dirty else "")
                       + listings_kept(tree)}
@@ -1180,26 +1180,34 @@ def wffs_source(spec: str, out: Path):
     tree = out / f"wffs-{commit}"
     if not (tree / "wffs").is_dir():
         tree.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit, "wffs"], stdout=subprocess.PIPE)
+        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit, "wffs", "Makefile"],
+                                   stdout=subprocess.PIPE)
         subprocess.run(["tar", "xf", "-", "-C", str(tree)], stdin=archive.stdout, check=True)
         if archive.wait() != 0:
             raise SystemExit(f"bench: git archive {commit} failed")
-    build_dir_cache(tree)
+    build_libraries(tree)
     return tree, {"tree": str(tree), "commit": commit, "uncommitted_wffs_changes": False,
                   "describe": f"commit {commit}, exported" + listings_kept(tree)}
 
 
-def build_dir_cache(tree: Path) -> None:
-    """The library that lets the kernel keep listings (wffs/_dircache.c, since f76d809), built as `make
-    setup` builds it, for an exported revision: a revision is measured as a user who installed it runs it."""
-    if (tree / "wffs" / "_dircache.c").exists():
-        subprocess.run(["make", "-s", "-C", str(ROOT), str(tree / "wffs" / "_dircache.so")], check=True)
+#: wffs's C libraries: the kernel keeps listings (since f76d809); opens answered without Python.
+LIBRARIES = ("_dircache", "_fastopen")
+
+
+def build_libraries(tree: Path) -> None:
+    """The C libraries of an exported revision, built by that revision's Makefile as its `make setup`
+    builds them: a revision is measured as a user who installed it runs it."""
+    targets = [f"wffs/{name}.so" for name in LIBRARIES if (tree / "wffs" / f"{name}.c").exists()]
+    if targets:
+        subprocess.run(["make", "-s", "-C", str(tree), *targets], check=True)
 
 
 def listings_kept(tree: Path) -> str:
-    if (tree / "wffs" / "_dircache.so").exists():
-        return "; the kernel keeps listings (wffs/_dircache.so)"
-    return "; the kernel does not keep listings (no wffs/_dircache.so)"
+    said = ("; the kernel keeps listings (wffs/_dircache.so)" if (tree / "wffs" / "_dircache.so").exists()
+            else "; the kernel does not keep listings (no wffs/_dircache.so)")
+    if (tree / "wffs" / "_fastopen.so").exists():
+        said += "; opens of files the kernel holds are answered without Python (wffs/_fastopen.so)"
+    return said
 
 
 def machine() -> Dict[str, Any]:
