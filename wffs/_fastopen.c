@@ -9,9 +9,9 @@
  *     FOPEN_KEEP_CACHE, exactly what wffs's Python open would answer;
  *   - the RELEASE of such a handle;
  * and queues every other request for pyfuse3, whose loop waits on an eventfd instead of the device and
- * takes the queued requests through fuse_session_receive_buf.  After each request the thread polls the
- * device for a moment (SPIN_NS) before it sleeps: a process that opens one file after another sends
- * its next request within microseconds, and waking a sleeping thread costs more than the answer.
+ * takes the queued requests through fuse_session_receive_buf.  After a request it answered the thread
+ * polls the device for a moment (SPIN_NS) before it sleeps: a process that opens one file after another
+ * sends its next request within microseconds, and waking a sleeping thread costs more than the answer.
  *
  * Loaded with RTLD_GLOBAL before pyfuse3 (wffs/fuse_binding.py): pyfuse3 reaches libfuse's
  * fuse_session_fd, fuse_session_receive_buf and fuse_session_destroy through this library's.  Python
@@ -214,8 +214,10 @@ static long since(const struct timespec *t0)
     return (t.tv_sec - t0->tv_sec) * 1000000000L + (t.tv_nsec - t0->tv_nsec);
 }
 
-/* The next request: polled for SPIN_NS, then waited for; -1 when the session ends. */
-static ssize_t next_request(char *buf)
+/* The next request; -1 when the session ends.  Polled for SPIN_NS first if `spin` (the last request was
+ * answered here: its process's next one comes at once), else waited for (the process whose request went
+ * to Python waits for Python's answer: polling meanwhile would only take a core from Python). */
+static ssize_t next_request(char *buf, int spin)
 {
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -229,7 +231,7 @@ static ssize_t next_request(char *buf)
             continue;
         if (errno != EAGAIN)
             return -1;  /* ENODEV: unmounted, or the connection was aborted */
-        if (since(&t0) < SPIN_NS)
+        if (spin && since(&t0) < SPIN_NS)
             continue;
         struct pollfd fds[2] = { { .fd = st.dev, .events = POLLIN }, { .fd = st.stop, .events = POLLIN } };
         if (poll(fds, 2, -1) < 0 && errno != EINTR)
@@ -243,14 +245,16 @@ static ssize_t next_request(char *buf)
 static void *read_requests(void *unused)
 {
     char *buf = malloc(READ_SIZE);
+    int spin = 0;
     (void)unused;
     for (;;) {
-        ssize_t n = buf ? next_request(buf) : -1;
+        ssize_t n = buf ? next_request(buf, spin) : -1;
         if (n < 0)
             break;
         if ((size_t)n < sizeof(struct fuse_in_header))
             continue;
-        if (!answered(buf, n))
+        spin = answered(buf, n);
+        if (!spin)
             hand_to_python(buf, n);
     }
     free(buf);
