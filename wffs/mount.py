@@ -8,7 +8,7 @@ import signal
 import trio
 
 from wffs.backend.worker import WorkerBackend
-from wffs.fuse_binding import DIR_CACHE_OFF, pyfuse3
+from wffs.fuse_binding import DIR_CACHE_OFF, FAST_OPENS, pyfuse3
 from wffs.fuse_ops import CACHE_SECONDS, Operations
 from wffs.mirrors import Mirrors
 from wffs.refresher import Refresher
@@ -79,6 +79,9 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
                     log.warning("listings are not kept by the kernel (each is asked of wffs again): %s",
                                 DIR_CACHE_OFF)
                 pyfuse3.init(ops, mountpoint, fuse_options(options, fsname))
+                if not FAST_OPENS.serving():
+                    log.warning("every open is answered by wffs's Python code (a warm tar or grep -r is slower): %s",
+                                FAST_OPENS.off or "WFFS_NO_FAST_OPEN is set, or wffs/_fastopen.so could not start")
                 try:
                     await pyfuse3.main()
                     nursery.cancel_scope.cancel()  # unmounted from outside

@@ -137,6 +137,7 @@ def test_the_mount_says_when_listings_are_not_kept(scratch_server, tmp_path):
         assert wait_until(lambda: "a.com" in os.listdir(family), FRESH_WITHIN, 0.05)
         assert "listings are not kept by the kernel" in mount.log_text()
         assert "pyfuse3 was imported before wffs.fuse_binding" in mount.log_text()
+        assert "every open is answered by wffs's Python code" in mount.log_text()
 
 
 def server_cli_ok(server, *args) -> bool:

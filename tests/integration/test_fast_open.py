@@ -62,6 +62,7 @@ def test_a_file_the_kernel_holds_is_opened_without_wffs_until_it_changes(scratch
         for _ in range(3):
             assert read(att) == changed
         assert requests("open", "s/f/a.att") == opened  # ... and without it again
+        assert "every open is answered by wffs's Python code" not in mount.log_text()
 
 
 def test_without_the_library_every_open_reaches_wffs(scratch_server, tmp_path):
@@ -74,3 +75,5 @@ def test_without_the_library_every_open_reaches_wffs(scratch_server, tmp_path):
         for _ in range(4):
             assert read(att) == first
         assert requests("open", "s/f/a.att") == 5
+        assert "every open is answered by wffs's Python code" in mount.log_text()
+        assert "WFFS_NO_FAST_OPEN is set" in mount.log_text()
