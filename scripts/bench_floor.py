@@ -9,10 +9,9 @@ FUSE file system of wffs's shape costs on this kernel, with the choices wffs mak
 readdirplus (every readdir entry carries its full attributes, so `ls -l` needs no getattr per entry), the
 same 60 s entry and attribute timeouts, keep_cache on open, listings kept by the kernel (FOPEN_CACHE_DIR
 through wffs/fuse_binding.py, when wffs/_dircache.so is built; here they never change), pyfuse3's own
-loop (not wffs/_fastopen.so: every open and release goes through Python, as in any pyfuse3 file
-system), the same mount
-options (pyfuse3's defaults without default_permissions), and only the operations a reader needs. The
-benchmark divides wffs's times by this floor's: the ratio is what wffs itself adds.
+loop (not wffs/_fastopen.so: every open and release goes through Python, as in any pyfuse3 file system),
+the same mount options (pyfuse3's defaults without default_permissions), and only the operations a reader
+needs. The benchmark divides wffs's times by this floor's: the ratio is what wffs itself adds.
 
 --counts FILE: on SIGUSR1 and on exit, write how many times each operation was called so far (JSON).
 """
