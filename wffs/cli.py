@@ -11,7 +11,7 @@ import time
 
 import click
 
-from wffs import __version__, config, mounts
+from wffs import __version__, config, mounts, preflight
 from wffs.config import ServerConfig
 
 SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -47,7 +47,10 @@ def resolve_target(args: tuple) -> tuple[str, int, str]:
 
 def default_log_file(mountpoint: str) -> str:
     base = os.path.join(os.path.expanduser("~"), ".cache", "wffs")
-    os.makedirs(base, exist_ok=True)
+    try:
+        os.makedirs(base, mode=0o700, exist_ok=True)
+    except OSError as e:
+        raise click.ClickException(f"cannot make {base} for the log ({e.strerror}): give --log FILE") from None
     return os.path.join(base, re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.abspath(mountpoint)).strip("_") + ".log")
 
 
@@ -117,14 +120,14 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
     else:
         host, port, mnt = resolve_target(target)
         servers = [ServerConfig(f"{host}:{port}", host, port, ssl=ssl)]
-    prepare_mountpoint(mnt)
+    prepare_mountpoint(mnt, options)
     if not foreground:
         background(mnt, log_file, timeout)
         return
     setup_logging(debug, log_file)
     from wffs.backend.cylc import CylcBackend
     from wffs.backend.ecflow import EcflowBackend
-    from wffs.mount import serve
+    from wffs.mount import MountFailed, serve
 
     def make_backend(s):
         if s.cylc:
@@ -141,9 +144,12 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
                              auth=mirror.remote_auth)
 
     logging.getLogger("wffs").info("mounting %s at %s", ", ".join(b.name for b in backends.values()), mnt)
-    serve(backends, os.path.abspath(mnt), single=not config_file, refresh=refresh, timeout=timeout,
-          options=options, make_remote=make_remote, read_only=read_only,
-          fsname="wffs:" + (servers[0].name if not config_file else os.path.basename(config_file)))
+    try:
+        serve(backends, os.path.abspath(mnt), single=not config_file, refresh=refresh, timeout=timeout,
+              options=options, make_remote=make_remote, read_only=read_only,
+              fsname="wffs:" + (servers[0].name if not config_file else os.path.basename(config_file)))
+    except MountFailed as e:
+        raise click.ClickException(f"mount did not come up: {e} (libfuse's reason is just above)") from None
 
 
 def load_servers(config_file: str) -> list:
@@ -153,15 +159,16 @@ def load_servers(config_file: str) -> list:
         raise click.ClickException(str(e)) from None
 
 
-def prepare_mountpoint(mnt: str) -> None:
-    """A directory, not mounted; a dead mount left by a killed wffs is cleaned up first."""
-    if not os.path.isdir(mnt) and not mounts.is_dead(mnt):
-        raise click.BadParameter(f"{mnt}: no such directory", param_hint="MOUNTPOINT")
+def prepare_mountpoint(mnt: str, options=()) -> None:
+    """A dead mount left by a killed wffs is cleaned up; then whatever would stop the mount from coming
+    up is said in one line (exit 1), before anything starts."""
     if mounts.is_dead(mnt):
         click.echo(f"wffs: cleaning up a dead mount at {mnt}", err=True)
         mounts.unmount(mnt, lazy=True)
-    elif mounts.is_mounted(mnt):
-        raise click.ClickException(f"{mnt} is already mounted (wffs umount {mnt})")
+    try:
+        preflight.check(mnt, options)
+    except preflight.CannotMount as e:
+        raise click.ClickException(str(e)) from None
 
 
 def background(mnt: str, log_file: str | None, timeout: float) -> None:
@@ -174,21 +181,37 @@ def background(mnt: str, log_file: str | None, timeout: float) -> None:
 
     log_file = log_file or default_log_file(mnt)
     argv = [sys.executable, "-m", "wffs.cli"] + sys.argv[1:] + ["--foreground", "--log", log_file]
-    with open(os.devnull, "rb") as devnull, open(log_file, "ab") as log:
-        child = subprocess.Popen(argv, stdin=devnull, stdout=log, stderr=log, start_new_session=True)
+    try:
+        with open(os.devnull, "rb") as devnull, open(log_file, "ab") as log:
+            start = log.seek(0, os.SEEK_END)
+            child = subprocess.Popen(argv, stdin=devnull, stdout=log, stderr=log, start_new_session=True)
+    except OSError as e:
+        raise click.ClickException(f"cannot write the log {log_file} ({e.strerror}): give --log FILE") from None
     if mounts.wait_mounted(mnt, timeout=first_view_limit(timeout) + 30, alive=lambda: child.poll() is None):
         return
     if child.poll() is None:
         child.terminate()
-    raise click.ClickException(f"mount did not come up; see {log_file}:\n" + tail(log_file))
+    raise click.ClickException(f"mount did not come up: {failure_reason(log_file, start)} (the log: {log_file})")
 
 
-def tail(path: str, lines: int = 10) -> str:
+#: lines that libfuse and its helper write to stderr (the log, in the background) when a mount fails
+FUSE_SAYS = ("fusermount3:", "fusermount:", "fuse:")
+
+
+def failure_reason(log_file: str, start: int) -> str:
+    """One line for why the mount process gave up: what fusermount3 or libfuse said, else wffs's own
+    last error, else the last line it wrote."""
     try:
-        with open(path, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
+        with open(log_file, "rb") as f:
+            f.seek(start)
+            lines = [line.strip() for line in f.read().decode(errors="replace").splitlines() if line.strip()]
     except OSError:
-        return ""
+        lines = []
+    for wanted in (lambda line: line.startswith(FUSE_SAYS), lambda line: " ERROR " in line):
+        found = [line for line in lines if wanted(line)]
+        if found:
+            return found[-1].split(" ERROR ", 1)[-1]
+    return lines[-1] if lines else "the mount process ended without a word"
 
 
 @main.command()
@@ -198,8 +221,10 @@ def umount(mountpoint, lazy):
     """Unmount a wffs mount (its process then exits)."""
     if not mounts.is_mounted(mountpoint):
         raise click.ClickException(f"{mountpoint} is not mounted")
-    if not mounts.unmount(mountpoint, lazy=lazy):
-        raise click.ClickException(f"{mountpoint} is busy; try: wffs umount --lazy {mountpoint}")
+    failed = mounts.try_unmount(mountpoint, lazy=lazy)
+    if failed is not None:
+        hint = "" if lazy else f"; if it is busy: wffs umount --lazy {mountpoint}"
+        raise click.ClickException(f"{mountpoint} is still mounted ({failed}){hint}")
     time.sleep(0.1)
 
 

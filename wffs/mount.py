@@ -19,6 +19,10 @@ from wffs.vfs import Vfs
 log = logging.getLogger(__name__)
 
 
+class MountFailed(Exception):
+    """The kernel would not mount (libfuse or fusermount3 said why on stderr, just before)."""
+
+
 def fuse_options(extra, fsname: str) -> set:
     """Without default_permissions: wffs answers every write itself (EROFS, or EACCES for a control
     file of someone else's mount), so that the owner can write control files shown read-only to others."""
@@ -65,6 +69,8 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
         # a mirror compares with a fresh local view before it writes, so it never writes twice
         vfs.mirrors = Mirrors(backend, (lambda v=vfs: v.snapshot), remotes, refresher.refresh)
 
+    failed = []
+
     async def main():
         # Signals are caught from before the mount until everything is closed: a second SIGTERM
         # during shutdown must not kill the process between unmounting and closing (a dead mount).
@@ -78,21 +84,32 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
                 if DIR_CACHE_OFF:
                     log.warning("listings are not kept by the kernel (each is asked of wffs again): %s",
                                 DIR_CACHE_OFF)
-                pyfuse3.init(ops, mountpoint, fuse_options(options, fsname))
-                if not FAST_OPENS.serving():
-                    log.warning("every open is answered by wffs's Python code (a warm tar or grep -r is slower): %s",
-                                FAST_OPENS.off or "WFFS_NO_FAST_OPEN is set, or wffs/_fastopen.so could not start")
                 try:
-                    await pyfuse3.main()
-                    nursery.cancel_scope.cancel()  # unmounted from outside
-                finally:
-                    pyfuse3.close(unmount=True)  # first: nobody waits on a mount that no longer answers
+                    pyfuse3.init(ops, mountpoint, fuse_options(options, fsname))
+                except RuntimeError as e:
+                    log.error("%s was not mounted: %s", mountpoint, e)
+                    failed.append(str(e))
+                    nursery.cancel_scope.cancel()
+                else:
+                    await serve_mounted(nursery)
             with trio.CancelScope(shield=True):
                 await remotes.close()
                 for backend in backends.values():
                     await backend.close()
 
+    async def serve_mounted(nursery):
+        if not FAST_OPENS.serving():
+            log.warning("every open is answered by wffs's Python code (a warm tar or grep -r is slower): %s",
+                        FAST_OPENS.off or "WFFS_NO_FAST_OPEN is set, or wffs/_fastopen.so could not start")
+        try:
+            await pyfuse3.main()
+            nursery.cancel_scope.cancel()  # unmounted from outside
+        finally:
+            pyfuse3.close(unmount=True)  # first: nobody waits on a mount that no longer answers
+
     trio.run(main)
+    if failed:
+        raise MountFailed(failed[0])
 
 
 def first_view_limit(timeout: float) -> float:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wffs import __version__
-from wffs.cli import main, parse_size, resolve_target
+from wffs.cli import failure_reason, main, parse_size, resolve_target
 from wffs.mounts import _unescape
 
 
@@ -145,8 +145,34 @@ def test_mount_bad_size_is_a_usage_error(tmp_path):
 
 def test_mount_missing_directory(tmp_path):
     result = CliRunner().invoke(main, ["mount", "host", "3141", str(tmp_path / "nosuch")])
-    assert result.exit_code == 2
-    assert "no such directory" in result.output
+    assert result.exit_code == 1
+    assert result.output == f"Error: {tmp_path / 'nosuch'}: no such directory: make an empty one (mkdir {tmp_path / 'nosuch'})\n"
+
+
+def test_mount_on_a_directory_that_is_not_empty(tmp_path):
+    (tmp_path / "kept").write_text("x")
+    result = CliRunner().invoke(main, ["mount", "host", "3141", str(tmp_path)])
+    assert result.exit_code == 1
+    assert result.output.count("\n") == 1 and "is not empty" in result.output
+
+
+def test_failure_reason_prefers_what_fuse_said(tmp_path):
+    log = tmp_path / "m.log"
+    log.write_text("an older mount's line: fuse: old\n")
+    start = log.stat().st_size
+    with log.open("a") as f:
+        f.write("2026-12-03 INFO wffs: mounting a\nfuse: failed to exec fusermount3: Permission denied\n"
+                "2026-12-03 ERROR wffs.mount: /m was not mounted: fuse_session_mount failed\n")
+    assert failure_reason(str(log), start) == "fuse: failed to exec fusermount3: Permission denied"
+
+
+def test_failure_reason_falls_back_to_the_error_then_the_last_line(tmp_path):
+    log = tmp_path / "m.log"
+    log.write_text("2026-12-03 ERROR wffs.mount: /m was not mounted: it failed\nlast words\n")
+    assert failure_reason(str(log), 0) == "wffs.mount: /m was not mounted: it failed"
+    log.write_text("one line\nlast words\n")
+    assert failure_reason(str(log), 0) == "last words"
+    assert failure_reason(str(log), log.stat().st_size) == "the mount process ended without a word"
 
 
 def test_mount_needs_a_mountpoint():
