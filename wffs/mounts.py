@@ -49,8 +49,13 @@ def is_dead(mountpoint: str) -> bool:
 
 
 def unmount(mountpoint: str, *, lazy: bool = False, timeout: float = 10.0) -> bool:
-    """Unmount with fusermount (or umount as root); lazily if asked or if the plain one fails."""
-    tools = [t for t in ("fusermount", "fusermount3") if shutil.which(t)]
+    """Unmount with fusermount3 (or umount as root); lazily if asked or if the plain one fails."""
+    return try_unmount(mountpoint, lazy=lazy, timeout=timeout) is None
+
+
+def try_unmount(mountpoint: str, *, lazy: bool = False, timeout: float = 10.0) -> str | None:
+    """unmount(), returning None once nothing is mounted there, else the last tool's complaint."""
+    tools = [t for t in ("fusermount3", "fusermount") if shutil.which(t)]
     attempts = []
     for tool in tools:
         attempts.append([tool, "-u", "-q"] + (["-z"] if lazy else []) + [mountpoint])
@@ -58,14 +63,17 @@ def unmount(mountpoint: str, *, lazy: bool = False, timeout: float = 10.0) -> bo
         attempts.append(["umount"] + (["-l"] if lazy else []) + [mountpoint])
     for tool in tools:
         attempts.append([tool, "-u", "-q", "-z", mountpoint])
+    said = "no fusermount3 to unmount with (Debian's fuse3 package)" if not attempts else "still mounted"
     for argv in attempts:
         if not is_mounted(mountpoint):
-            return True
+            return None
         try:
-            subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=timeout)
+            done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=timeout)
+            complaint = done.stderr.decode(errors="replace").strip()
+            said = complaint.splitlines()[-1] if complaint else said
         except subprocess.TimeoutExpired:
-            continue
-    return not is_mounted(mountpoint)
+            said = f"{argv[0]} took over {timeout:g} s"
+    return None if not is_mounted(mountpoint) else said
 
 
 def wait_mounted(mountpoint: str, timeout: float, alive=lambda: True) -> bool:
