@@ -78,6 +78,14 @@ def run(argv, timeout: float = 30, **kw) -> subprocess.CompletedProcess:
     return subprocess.run(argv, capture_output=True, timeout=timeout, **kw)
 
 
+def file_from_server(server, path: str, kind: str) -> bytes:
+    """What `ecflow_client --file` returns, less the newline the CLI appends."""
+    done = server.cli(f"--file={path}", kind, "100000000")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(b"\n")
+    return done.stdout[:-1]
+
+
 def wait_until(predicate, timeout: float, interval: float = 0.1):
     deadline = time.monotonic() + timeout
     while True:
@@ -89,4 +97,4 @@ def wait_until(predicate, timeout: float, interval: float = 0.1):
         time.sleep(interval)
 
 
-__all__ = ["Mount", "run", "wait_until", "signal"]
+__all__ = ["Mount", "run", "wait_until", "signal", "file_from_server"]

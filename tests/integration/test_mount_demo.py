@@ -16,7 +16,7 @@ import pytest
 from wffs import layout
 
 from . import conftest
-from .mounting import run
+from .mounting import file_from_server, run
 
 demo_suite = conftest.demo_suite
 NODE_LINE = re.compile(r"^\s*(suite|family|task|alias) (\S+) #(.*)$")
@@ -66,14 +66,6 @@ def test_find_lists_exactly_the_aborted_nodes(demo_server, demo_mount):
     out = run(["find", str(demo_mount.path), "-name", "*.abo"]).stdout.decode().split()
     found = sorted("/" + str(Path(p).relative_to(demo_mount.path))[: -len(".abo")] for p in out)
     assert found == aborted
-
-
-def file_from_server(server, path: str, kind: str) -> bytes:
-    """What `ecflow_client --file` returns, less the newline the CLI appends."""
-    done = server.cli(f"--file={path}", kind, "100000000")
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.endswith(b"\n")
-    return done.stdout[:-1]
 
 
 @pytest.mark.parametrize("path", ["/demo/ok/t1", "/demo/ok/t2", "/demo/fail/crash", "/demo/out/t.v2"])
