@@ -2,8 +2,8 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
-APT_NEEDS := ecflow-server ecflow-client python3-ecflow python3-pyfuse3 python3-trio python3-venv rsync mc tmux \
-             gcc libc6-dev libfuse3-dev
+APT_NEEDS := ecflow-server ecflow-client python3-ecflow python3-pyfuse3 python3-trio python3-venv fuse3 rsync mc \
+             tmux gcc libc6-dev libfuse3-dev
 RUN       := run
 
 .PHONY: setup apt demo stop test test-unit bench clean
@@ -12,12 +12,11 @@ LIBRARIES := wffs/_dircache.so wffs/_fastopen.so
 
 setup: $(STAMP) $(LIBRARIES)
 
-# Debian packages: only the missing ones, quiet when all are there. fusermount comes from `fuse`
-# unless the machine already has fuse3's fusermount3 (the two packages exclude each other).
+# Debian packages: only the missing ones, quiet when all are there. fuse3 brings fusermount3, through
+# which a normal user mounts; it replaces libfuse 2's `fuse` and keeps a `fusermount` link to itself.
 apt:
 	@missing=$$(for p in $(APT_NEEDS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null \
 	    | grep -q 'ok installed' || echo $$p; done); \
-	command -v fusermount >/dev/null || command -v fusermount3 >/dev/null || missing="$$missing fuse"; \
 	if [ -n "$$(echo $$missing)" ]; then \
 	    echo "wffs: installing Debian packages:" $$missing; \
 	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
