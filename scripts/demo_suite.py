@@ -14,7 +14,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
@@ -180,12 +180,13 @@ def suite_variables(suite: Any, ecf_home: Path, server_port: int) -> None:
     suite.add_variable("ECF_PORT", str(server_port))
 
 
-def build_demo_suite(ecf_home: Path, server_port: int):
-    """Write includes and scripts under ecf_home; return the Defs of /demo."""
+def build_demo_suite(ecf_home: Path, server_port: int, files_dir: Optional[Path] = None):
+    """Write includes and scripts under ecf_home (seen here at files_dir, if the server's files are
+    elsewhere than here); return the Defs of /demo."""
     import ecflow
 
-    write_includes(ecf_home)
-    write_scripts(ecf_home)
+    write_includes(files_dir or ecf_home)
+    write_scripts(files_dir or ecf_home)
     defs = ecflow.Defs()
     suite = defs.add_suite(SUITE)
     suite_variables(suite, ecf_home, server_port)
@@ -232,7 +233,7 @@ def build_demo_suite(ecf_home: Path, server_port: int):
 
 def load_demo(server: Any, begin: bool = True):
     """Load /demo into a running EcflowServer (replacing any old one) and begin it."""
-    defs = build_demo_suite(server.home, server.port)
+    defs = build_demo_suite(server.home, server.port, server.files_dir)
     client = server.client()
     client.load(defs, True)
     if begin:

@@ -87,10 +87,13 @@ def main():
 @click.option("--read-only", is_flag=True, help="Refuse every write, control files included (EROFS).")
 @click.option("--ssl", is_flag=True,
               help="Talk SSL to the server (needs its certificate: ~/.ecflowrc/ssl/server.crt or <host>.<port>.crt).")
+@click.option("--files", "files", type=click.Choice(["auto", "local", "server"]), default="auto", show_default=True,
+              help="Where an ecFlow server's .ecf/.job/.out/.man come from: this machine's disk, the server, or "
+                   "the disk only where the server's log file here proves it is the server's.")
 @click.option("--debug", is_flag=True, help="Log debug messages.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False),
               help="Log file when in the background [default: ~/.cache/wffs/<mountpoint>.log].")
-def mount(target, config_file, foreground, refresh, timeout, max_file_size, options, read_only, ssl, debug,
+def mount(target, config_file, foreground, refresh, timeout, max_file_size, options, read_only, ssl, files, debug,
           log_file):
     """Mount the ecFlow server HOST:PORT at MOUNTPOINT, or with --config several servers.
 
@@ -133,7 +136,7 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
         if s.cylc:
             return CylcBackend(s.cylc, timeout=timeout, max_file_size=max_file_size)
         return EcflowBackend(s.host, s.port, timeout=timeout, max_file_size=max_file_size,
-                             ssl=s.ssl, user=s.user, auth=s.auth)
+                             ssl=s.ssl, user=s.user, auth=s.auth, files=files)
 
     backends = {s.name: make_backend(s) for s in servers}
 

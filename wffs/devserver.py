@@ -268,10 +268,17 @@ class EcflowServer:
     inherit) and ``home`` is also its HOME, with a self-signed certificate in
     ``home/.ecflowrc/ssl``; ``cli()`` and ``client()`` then use SSL and that
     certificate, and so must any other client (HOME=home: ``client_env()``).
+
+    ``files_at``: a server whose files this machine cannot see.  The server runs in a mount namespace of
+    its own where ``files_at`` is bound over ``home`` (an empty directory out here); its jobs inherit
+    that namespace.  Write its scripts into ``files_dir``.  Neither directory may be removed or renamed
+    while it runs (the kernel would detach the bind mount inside too).
     """
 
-    def __init__(self, home: Path, port: Optional[int] = None, *, ssl: bool = False):
+    def __init__(self, home: Path, port: Optional[int] = None, *, ssl: bool = False,
+                 files_at: Optional[Path] = None):
         self._home = Path(home).resolve()
+        self._files_at = Path(files_at).resolve() if files_at else None
         self._ssl = ssl
         self._port = port
         self._auto_port = port is None  # free to pick another if it gets taken
@@ -293,6 +300,11 @@ class EcflowServer:
     @property
     def home(self) -> Path:
         return self._home
+
+    @property
+    def files_dir(self) -> Path:
+        """Where the server's ECF_HOME really is, as seen from here."""
+        return self._files_at or self._home
 
     @property
     def ssl(self) -> bool:
@@ -350,6 +362,8 @@ class EcflowServer:
         if self.running():
             return self
         self._home.mkdir(parents=True, exist_ok=True)
+        if self._files_at:
+            self._files_at.mkdir(parents=True, exist_ok=True)
         if self._ssl:
             make_certificates(self.ssl_dir)
         for attempt in range(3 if self._auto_port else 1):
@@ -368,8 +382,13 @@ class EcflowServer:
     def _start_once(self, timeout: float, stop_at_exit: bool) -> None:
         with open(self.log_path, "ab") as out:
             self._log_offset = out.tell()
+            argv = [_server_binary(), "--port", str(self.port)]
+            if self._files_at:
+                argv = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                        'mount --bind "$1" "$2" && cd "$2" && shift 2 && exec "$@"', "sh",
+                        str(self._files_at), str(self._home), *argv]
             self._proc = subprocess.Popen(
-                [_server_binary(), "--port", str(self.port)],
+                argv,
                 cwd=self._home, env=self._env(), stdin=subprocess.DEVNULL,
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
             )

@@ -21,7 +21,7 @@ from wffs import layout
 from wffs.dir_cache import DirCache, may_hold
 from wffs.fuse_binding import (CACHE_DIR_MARK, DIR_CACHE, FAST_MARK, FAST_OPENS, HANDLE_MARKS,
                                KEEP_CACHE_MARK, FastOpens, pyfuse3)
-from wffs.backend.base import NotProvided, ServerUnavailable
+from wffs.backend.base import ContentInexact, NotProvided, ServerUnavailable
 from wffs.layout import Kind
 from wffs.mirror_line import MirrorLineError
 from wffs.tree import Tree
@@ -580,10 +580,12 @@ class errors:
             return False  # (trio.Cancelled and KeyboardInterrupt pass through)
         code = {NotFound: errno.ENOENT, NotADir: errno.ENOTDIR, IsADirectoryError: errno.EISDIR,
                 ServerUnavailable: errno.EIO, InvalidControl: errno.EINVAL, MirrorLineError: errno.EINVAL,
-                NotProvided: errno.ENOENT}.get(typ)
+                NotProvided: errno.ENOENT, ContentInexact: errno.EIO}.get(typ)
         if code is None:
             log.exception("unexpected error", exc_info=(typ, exc, tb))
             code = errno.EIO
+        elif typ is ContentInexact:
+            log.warning("EIO rather than wrong bytes: %s", exc)
         elif code == errno.EIO:
             log.info("%s", exc)
         else:

@@ -88,6 +88,8 @@ class ServerStatus:
             f"nodes {len(snapshot.nodes)}",
             f"last_sync {iso(self.last_sync)}",
         ]
+        if snapshot.server.get("files"):  # where .ecf/.job/.out/.man come from, and why
+            lines.append(f"files {snapshot.server['files']}")
         if self.reachable is False:
             lines.append(f"stale yes: the tree is the one last seen at {iso(self.last_sync)}")
         if self.last_error:

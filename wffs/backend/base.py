@@ -21,6 +21,10 @@ class NotProvided(Exception):
     """The server has no such file for this node (a task that never ran has no job output)."""
 
 
+class ContentInexact(Exception):
+    """The server has the file but cannot send its exact bytes: the read fails (EIO) rather than lie."""
+
+
 class Backend(Protocol):
     name: str  # "host:port", for messages
 

@@ -8,11 +8,12 @@ from wffs.backend.worker import WorkerBackend, WorkerProcess
 
 class EcflowBackend(WorkerBackend):
     def __init__(self, host: str, port: int, *, timeout: float = 5.0, max_file_size: int = 64 << 20,
-                 ssl: bool = False, user: Optional[str] = None, auth: Optional[str] = None):
+                 ssl: bool = False, user: Optional[str] = None, auth: Optional[str] = None,
+                 files: str = "auto"):
         self.name = f"{host}:{port}"
         self.host, self.port = host, port
         self.timeout = timeout
-        args = [host, str(port), "--max-file-size", str(max_file_size)]
+        args = [host, str(port), "--max-file-size", str(max_file_size), "--files", files]
         if ssl:
             args.append("--ssl")
         if user:

@@ -39,6 +39,10 @@ def own_variables(node) -> list[tuple[str, str]]:
 
 
 def generated_variables(node) -> list[tuple[str, str]]:
+    """What the server would generate now.  The client's copy computes them once and keeps them: after an
+    incremental sync a task's ECF_TRYNO, ECF_JOB and ECF_JOBOUT could still name an earlier try (seen on
+    ECMWF's ecflow_ui test suite), so they are worked out again from what the sync brought."""
+    node.update_generated_variables()
     vl = ecflow.VariableList()
     node.get_generated_variables(vl)
     return [(v.name(), v.value()) for v in vl]

@@ -26,9 +26,9 @@ from typing import Callable, Optional
 
 import ecflow
 
-from wffs.backend import credentials, ecf_script, ecflow_att, ecflow_why, protocol
+from wffs.backend import credentials, cut_check, ecf_script, ecflow_att, ecflow_why, local_proof, protocol
 from wffs.backend.capped import read_capped, read_head, served_size, truncate
-from wffs.backend.protocol import Missing, Unavailable
+from wffs.backend.protocol import Inexact, Missing, Unavailable
 from wffs.backend.script_manuals import ScriptManuals, default_file
 
 #: ecflow_client's --file default is 10000 lines and keeps the END of longer files: ask for all of it.
@@ -111,7 +111,7 @@ class EcflowSession:
     """One client, one cached definition, and what the last delta reported per node."""
 
     def __init__(self, host: str, port: int, max_file_size: int, *, ssl: bool = False,
-                 auth: Optional[str] = None, script_manuals: Optional[str] = None,
+                 auth: Optional[str] = None, script_manuals: Optional[str] = None, files: str = "auto",
                  report: Callable[[str], None] = lambda text: None):
         self.host, self.port = host, port
         self.auth_file = auth  # read when first needed, again after a failure (the user may fix it)
@@ -129,7 +129,10 @@ class EcflowSession:
         self.local_paths: dict[str, dict] = {}  # task path -> {kind: file on disk} as found at its last record
         self.variables: dict[str, tuple] = {}  # path -> variables it passed down when last rendered
         self.server_vars: tuple = ()
-        self.local_files = True
+        self.files_mode = files  # auto: the disk only where it is proven to be the server's (local_proof)
+        self.files: Optional[local_proof.FilesDecision] = None  # None: to be decided at the next delta
+        self.local_files = False
+        self.awaited: dict[str, tuple] = {}  # task path -> job/out kinds not on disk yet while it runs
         self.version = ""
         self.inheritance = ecflow_att.Inheritance(())
         self.include_check = ecf_script.IncludeCheck()  # include files looked at once per delta
@@ -172,6 +175,7 @@ class EcflowSession:
             self.client.reset()
             self.synced = False
             self.version = ""  # asked again first: its answer tells a slow server from a hung one (see sync)
+            self.files = None  # and whose files these are: it may have been restarted elsewhere
 
     def op_ping(self):
         self.call(self.client.ping)
@@ -208,6 +212,9 @@ class EcflowSession:
         scripts is written here, after that delta went out: not on the way to a mount's first view.)"""
         self.manuals.save()
         news = self.sync()
+        appeared = self.appeared_files()
+        if appeared and self.changed is not None:
+            self.changed |= appeared
         if not news and self.changed == set():
             return None
         changed, self.changed = self.changed, set()
@@ -218,8 +225,11 @@ class EcflowSession:
         if server_vars != self.server_vars:  # inherited by every node
             full = True
             self.server_vars = server_vars
-        ecf_home = dict(server_vars).get("ECF_HOME", "")
-        self.local_files = bool(ecf_home) and os.path.isdir(ecf_home)
+        if self.files is None:
+            self.files = local_proof.prove(self.files_mode, dict(server_vars),
+                                           lambda: self.call(self.client.get_log, local_proof.LOG_LINES))
+            full = full or self.files.local != self.local_files
+            self.local_files = self.files.local
         records, seen = [], set()
         self.inheritance = ecflow_att.Inheritance(self.server_vars)  # shared by this delta's nodes
         self.include_check = ecf_script.IncludeCheck()
@@ -247,10 +257,12 @@ class EcflowSession:
             self.variables.pop(p, None)
             self.whys.pop(p, None)
             self.local_paths.pop(p, None)
+            self.awaited.pop(p, None)
         suites = [s.name() for s in defs.suites]
         if not self.version:
             self.version = self.server_version()
-        server = {"state": str(defs.get_server_state()), "version": self.version, "suites": suites}
+        server = {"state": str(defs.get_server_state()), "version": self.version, "suites": suites,
+                  "files": self.files.render()}
         return {"full": full, "records": records, "removed": removed, "server": server}
 
     def server_version(self) -> str:
@@ -307,23 +319,41 @@ class EcflowSession:
             if node.get_int_try_no() > 0 and not node.get_flag().is_set(ecflow.FlagType.no_script):
                 files["job"] = files["out"] = (None, 0.0)
             return files
-        local = {kind: self.local_path(node, kind, gen) for kind in ("ecf", "job", "out")}
-        self.local_paths[node.get_abs_node_path()] = local  # for reads: the same until the node changes
+        # a task that never ran has no job or output, whatever lies on disk: the server has no ECF_JOB for it
+        kinds = ("ecf", "job", "out") if node.get_int_try_no() > 0 else ("ecf",)
+        local = {kind: self.local_path(node, kind, gen) for kind in kinds}
+        path = node.get_abs_node_path()
+        self.local_paths[path] = local  # for reads: the same until the node changes
         script = None
-        for kind, path in local.items():
-            if not path:
+        for kind, file in local.items():
+            if not file:
                 files[kind] = (None, 0.0)  # the server finds the script elsewhere
                 continue
             try:
-                st = os.stat(path)
+                st = os.stat(file)
             except OSError:
+                continue
+            if not os.access(file, os.R_OK):  # there, but not for us: the server sends it (see read)
+                files[kind] = (None, st.st_mtime)
                 continue
             files[kind] = (served_size(st.st_size, self.max_file_size), st.st_mtime)
             if kind == "ecf":
                 script = st
         if "ecf" in files:  # the manual comes from the same script (local_path "man" is "ecf")
             files["man"] = (self.manual_size(node, local["ecf"], script), files["ecf"][1])
+        running = str(node.get_state()) in ("submitted", "active")
+        missing = tuple(k for k in ("job", "out") if local.get(k) and k not in files) if running else ()
+        if missing:
+            self.awaited[path] = missing
+        else:
+            self.awaited.pop(path, None)
         return files
+
+    def appeared_files(self) -> set:
+        """Tasks whose job or output file has appeared on disk since their last record, while they run:
+        seen at the next refresh, though the server has no news of them."""
+        return {path for path, kinds in self.awaited.items()
+                if any(os.path.exists(self.local_paths[path][k]) for k in kinds)}
 
     def manual_size(self, node, script_path: str, st: Optional[os.stat_result]) -> Optional[int]:
         """The size of the manual as read from the script (see local_manual), None if only the server can
@@ -350,6 +380,8 @@ class EcflowSession:
             local = known[kind]  # found at the node's last record: no lookup
         else:
             local = self.local_path(self.known_node(path), kind)
+        if local and os.path.exists(local) and not os.access(local, os.R_OK):
+            local = ""  # there, but not for us: the server sends it
         if local and kind != "man":
             return read_capped(local, self.max_file_size)
         if local:  # the manual, from the script's head
@@ -395,12 +427,21 @@ class EcflowSession:
         return where, var("ECF_MICRO") or "%"
 
     def server_bytes(self, path: str, file_type: str) -> bytes:
-        """A file as the server sends it.  The binding decodes it as UTF-8 and fails on other bytes;
+        """A file as the server sends it, checked to be whole (see cut_check): Inexact if it is not."""
+        data = self.server_reply(path, file_type, ALL_LINES)
+        lines = cut_check.probe_lines(data)
+        if not cut_check.came_whole(data, self.server_reply(path, file_type, str(lines))):
+            raise Inexact(f"{path} {file_type}: the server sends it cut short ({len(data)} bytes, then a "
+                          f"different end): it holds a NUL byte, which ecFlow's file request cannot carry")
+        return data
+
+    def server_reply(self, path: str, file_type: str, lines: str) -> bytes:
+        """The server's answer to a file request.  The binding decodes it as UTF-8 and fails on other bytes;
         the command-line client keeps them (and appends a newline)."""
         try:
-            return self.call(self.client.get_file, path, file_type, ALL_LINES).encode("utf-8", "surrogateescape")
+            return self.call(self.client.get_file, path, file_type, lines).encode("utf-8", "surrogateescape")
         except UnicodeDecodeError:
-            data = self.client_command(f"--file={path}", file_type, ALL_LINES)
+            data = self.client_command(f"--file={path}", file_type, lines)
             return data[:-1] if data.endswith(b"\n") else data
 
     #: A batch answer stops growing past this many bytes: the rest is read one file at a time.
@@ -414,7 +455,7 @@ class EcflowSession:
         for path, kind in items:
             try:
                 data = self.op_node_text(path, kind) if kind in self.NODE_TEXTS else self.read(path, kind)
-            except (Missing, Unavailable):
+            except (Missing, Unavailable, Inexact):
                 continue
             if not out:
                 self.report(f"read {path} {kind}; {len(items) - 1} more to read")
@@ -546,6 +587,8 @@ def main(argv=None) -> int:
     parser.add_argument("--ssl", action="store_true")
     parser.add_argument("--user", help="the user name to connect as")
     parser.add_argument("--auth", help="JSON file with user and password")
+    parser.add_argument("--files", choices=local_proof.MODES, default="auto",
+                        help="where .ecf/.job/.out/.man come from: the disk here, the server, or decided by proof")
     parser.add_argument("--script-manuals", default=default_file(),
                         help="file that keeps what each script says of its manual between mounts ('': none)")
     args = parser.parse_args(argv)
@@ -555,7 +598,8 @@ def main(argv=None) -> int:
     answers = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything the binding prints goes to stderr, never into the protocol stream
     session = EcflowSession(args.host, args.port, args.max_file_size, ssl=args.ssl, auth=args.auth,
-                            script_manuals=args.script_manuals or None, report=protocol.reporter(answers))
+                            script_manuals=args.script_manuals or None, files=args.files,
+                            report=protocol.reporter(answers))
     if args.user:
         session.client.set_user_name(args.user)
     protocol.serve(session, sys.stdin.buffer, answers)

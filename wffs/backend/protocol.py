@@ -75,6 +75,10 @@ class Missing(Exception):
     """(In a worker) the server has no such file or text for the node."""
 
 
+class Inexact(Exception):
+    """(In a worker) the server has the file, but its bytes cannot be had exactly (it cuts at a NUL)."""
+
+
 def serve(session, requests, answers) -> None:
     """A worker's loop: answer requests until its stdin closes, calling session.op_<op>(*args):
     ('ok', value) or ('err', 'unavailable'|'missing'|'bug', text), after any frames of `reporter`'s."""
@@ -87,6 +91,8 @@ def serve(session, requests, answers) -> None:
             answer = ("ok", getattr(session, "op_" + op)(*args))
         except Missing as e:
             answer = ("err", "missing", str(e))
+        except Inexact as e:
+            answer = ("err", "inexact", str(e))
         except Unavailable as e:
             answer = ("err", "unavailable", str(e))
         except Exception as e:  # a bug here must not kill the worker silently

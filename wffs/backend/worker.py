@@ -22,7 +22,7 @@ import trio
 
 from wffs.backend import protocol
 from wffs.backend.protocol import PRIVATE_DIR_ENV
-from wffs.backend.base import NotProvided, ServerUnavailable, WorkerBusy
+from wffs.backend.base import ContentInexact, NotProvided, ServerUnavailable, WorkerBusy
 
 log = logging.getLogger(__name__)
 PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -115,6 +115,8 @@ class WorkerProcess:
         kind, text = rest
         if kind == "missing":
             raise NotProvided(text)
+        if kind == "inexact":
+            raise ContentInexact(f"{self.label}: {text}")
         if kind == "bug":
             log.error("%s: worker error in %s: %s", self.label, op, text)
         raise ServerUnavailable(f"{self.label}: {text}")
