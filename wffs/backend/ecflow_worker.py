@@ -553,7 +553,12 @@ class EcflowSession:
         return done.stdout
 
     def definition_text(self) -> bytes:
-        return str(self.client.get_defs()).encode("utf-8", "surrogateescape")
+        """The definition as `ecflow_client --get` prints it.  The server does not send its externs to
+        clients; without them the text does not load back (a trigger or inlimit on a node that is not
+        there), so they are worked out from the references, as the server itself does at --load."""
+        defs = self.client.get_defs()
+        defs.auto_add_externs(True)
+        return str(defs).encode("utf-8", "surrogateescape")
 
     LOG_LINES = 10000
 
