@@ -32,6 +32,7 @@ NAME_REST = NAME_START + "."
 STATES = ("queued", "complete", "aborted", "suspended", "submitted", "active", "unknown")
 HH_MM = st.tuples(st.integers(0, 23), st.integers(0, 59)).map(lambda t: f"{t[0]:02d}:{t[1]:02d}")
 DURATION = st.tuples(st.integers(0, 9), st.integers(0, 59)).map(lambda t: f"+{t[0]:02d}:{t[1]:02d}")
+LATER = st.tuples(st.integers(1, 9), st.integers(0, 59)).map(lambda t: f"+{t[0]:02d}:{t[1]:02d}")
 YMD = st.tuples(st.integers(2020, 2030), st.integers(1, 12), st.integers(1, 28)).map(
     lambda t: f"{t[0]}{t[1]:02d}{t[2]:02d}")
 WORD = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=6)
@@ -68,7 +69,7 @@ def time_attr(draw, keyword: str) -> str:
     if form == 1:
         return f"{keyword} {draw(DURATION)}"
     start, end = sorted([draw(st.integers(0, 11)), draw(st.integers(12, 23))])
-    return f"{keyword} {start:02d}:00 {end:02d}:00 {draw(st.sampled_from(['00:30', '01:00', '02:15']))}"
+    return f"{keyword} {start:02d}:00 {end:02d}:00 {draw(st.sampled_from(['00:15', '00:30', '01:00']))}"
 
 
 @st.composite
@@ -93,8 +94,8 @@ def cron_attr(draw):
 @st.composite
 def repeat_attr(draw, is_suite: bool):
     var = draw(WORD).upper() + "_R"
-    form = draw(st.sampled_from(["integer", "string", "enumerated", "date", "datelist"]
-                                + (["day"] if is_suite else [])))
+    form = draw(st.sampled_from((["day"] if is_suite else []) + ["integer", "string", "enumerated", "date",
+                                                                  "datelist"]))
     if form == "integer":
         start = draw(st.integers(0, 5))
         text = f"repeat integer {var} {start} {start + draw(st.integers(0, 20))} {draw(st.integers(1, 3))}"
@@ -213,21 +214,27 @@ def attributes(draw, kind: str, path: str, suite_limits: list, siblings: list, k
             late.append(f"{p} {draw(DURATION) if p != '-a' else draw(HH_MM)}")
         lines.append("late " + " ".join(late))
         kinds.add("late")
-    if kind != "task" and maybe(4):
+    if kind != "task" and "cron" not in kinds and maybe(2):  # one loop a node
         text, used = draw(repeat_attr(kind == "suite"))
         lines.append(text)
         kinds |= used
     if maybe(4):
         lines.append(f"defstatus {draw(st.sampled_from(STATES))}")
         kinds.add("defstatus")
+    # an hour at least: a node cancelled or archived during the test would change under it
+    later = st.sampled_from([draw(LATER), str(draw(st.integers(1, 9))), draw(LATER)[1:]])
     if maybe(6):
-        lines.append("autocancel " + draw(st.sampled_from([draw(DURATION), str(draw(st.integers(1, 9))),
-                                                            draw(HH_MM)])))
+        lines.append("autocancel " + draw(later))
         kinds.add("autocancel")
     elif kind != "task" and maybe(6):
-        lines.append("autoarchive " + draw(st.sampled_from([draw(DURATION), str(draw(st.integers(1, 9))),
-                                                             draw(HH_MM), f"{draw(st.integers(1, 9))} -i"])))
+        lines.append("autoarchive " + draw(st.sampled_from([draw(later), f"{draw(st.integers(1, 9))} -i"])))
         kinds.add("autoarchive")
+    families = [n for n in siblings if known.get(n, {}).get("kind") == "family"]  # what autorestore takes
+    if families and maybe(3):
+        parent = path.rsplit("/", 1)[0]
+        lines.append("autorestore " + " ".join(f"{parent}/{n}" for n in sorted(
+            draw(st.sets(st.sampled_from(families), min_size=1, max_size=2)))))
+        kinds.add("autorestore")
     if maybe(6):
         ztype = draw(st.sampled_from(["user", "ecf", "path", "ecf_pid", "ecf_passwd", "ecf_pid_passwd"]))
         action = draw(st.sampled_from(["fob", "fail", "remove", "adopt", "block", "kill"]))
@@ -254,7 +261,7 @@ def node_block(draw, kind: str, name: str, parent: str, depth: int, suite_limits
     path = f"{parent}/{name}" if parent else f"/{name}"
     nodes.append(path)
     lines, kinds, own = draw(attributes(kind, path, suite_limits, siblings, known))
-    known[name] = own
+    known[name] = {**own, "kind": kind}
     if kind == "suite" and draw(st.integers(0, 4)) == 0:
         lines.insert(0, draw(st.sampled_from(["clock real", "clock hybrid", "clock real 1.1.2026",
                                               "clock hybrid 15.6.2026 +01:00"])))
@@ -297,6 +304,27 @@ def suites(draw, count: int):
             kinds.add("limit")
         made.append(Suite(name, "\n".join(lines) + "\n", kinds, nodes))
     return made
+
+
+def generate(count: int) -> list:
+    """`count` suites, each drawn by hypothesis on its own (one example holds one suite: hypothesis
+    bounds the size of an example), named g0_... g<count-1>_... so that they can share a server."""
+    from hypothesis import HealthCheck, Phase, given, settings
+
+    made = []
+
+    @settings(max_examples=count, phases=[Phase.generate], deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))
+    @given(suites(1))
+    def collect(drawn):
+        (suite,) = drawn
+        name = f"g{len(made)}_" + suite.name.split("_", 1)[1]
+        text = suite.text.replace(f"suite {suite.name}\n", f"suite {name}\n", 1).replace(f"/{suite.name}", f"/{name}")
+        made.append(Suite(name, text, suite.kinds, [name.join(p.split(suite.name, 1)) for p in suite.nodes]))
+
+    while len(made) < count:  # hypothesis may stop early on examples it deems alike
+        collect()
+    return made[:count]
 
 
 def definition(made: list) -> str:
