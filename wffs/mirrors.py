@@ -180,10 +180,10 @@ class Mirrors:
                 polling = float(status.resolved.polling)
             remote = await self.remote_for(status.resolved).node_state(status.resolved.remote_path)
             status.last_polled = time.time()
-            status.remote_state = remote["state"]
             await self.refresh_local()
             if not status.stopped and await self._push(status.path, remote):
                 status.last_changed = time.time()
+            status.remote_state = remote["state"]  # shown once the local task follows it, not before
             status.status, status.last_error = "ok", ""
             return polling
         except Exception as e:  # whatever happens to one mirror must not stop the others or the mount
