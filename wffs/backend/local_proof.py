@@ -3,8 +3,9 @@
 A directory at the server's ECF_HOME path here may be a stale copy, another machine's directory of the
 same name or an empty mount point; serving its files as the server's would be wrong, silently.  The proof
 is the server's log: the lines the server says its log ends with (`--log=get`) must be, one after the
-other, in the file its ECF_LOG names here, read just after.  They carry the time of day to the second and
-the server writes a line for our own request, so an old copy of the log cannot pass.
+other, in the file its ECF_LOG names here, read just after.  The server writes a line for every request,
+with the time of day to the second, and the proof comes right after this mount's own requests (its
+first sync): an old copy of the log cannot hold their lines.
 """
 
 from __future__ import annotations
@@ -75,6 +76,8 @@ def prove(mode: str, server_vars: dict, server_log_tail) -> FilesDecision:
         theirs = [line for line in server_log_tail().splitlines() if line.strip()]
     except Exception as e:  # noqa: BLE001 - any failure of the server call proves nothing
         return FilesDecision(False, f"the server's log could not be compared: {e}")
+    # the last line is the server's for this very request, maybe not on disk yet; the ones before are
+    # for the requests just made, this worker's sync among them, which no older copy of the log can hold
     wanted = theirs[-MATCHED - 1:-1] if len(theirs) > MATCHED else theirs
     if not wanted:
         return FilesDecision(False, "the server's log is empty")
