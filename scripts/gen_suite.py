@@ -161,15 +161,16 @@ def output_text(plan: Plan, rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_outputs(client: Any, plans: List[Plan], seed: int = 0) -> None:
-    """Write each run task's output where the server's ECF_JOBOUT points."""
+def write_outputs(client: Any, plans: List[Plan], seed: int = 0, seen_at=lambda path: path) -> None:
+    """Write each run task's output where the server's ECF_JOBOUT points (`seen_at` maps a path of the
+    server's to where this machine sees it)."""
     rng = random.Random(seed + 1)
     client.sync_local()
     defs = client.get_defs()
     for plan in plans:
         if not plan.ran:
             continue
-        out = Path(_generated(defs.find_abs_node(plan.path), "ECF_JOBOUT"))
+        out = seen_at(Path(_generated(defs.find_abs_node(plan.path), "ECF_JOBOUT")))
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(output_text(plan, rng))
 
@@ -231,22 +232,28 @@ def _wait_submitted(client: Any, paths: List[str], timeout: float) -> None:
 
 
 def generate(client_or_port: Any, home: Path, suites: int = 10, families: int = 20, tasks: int = 50,
-             host: str = "localhost", seed: int = 0) -> Result:
+             host: str = "localhost", seed: int = 0, files_dir: Path | None = None) -> Result:
     """Load and begin s0..s<suites-1> on the server; return what was made.
 
     client_or_port: an ecflow.Client, an EcflowServer or a port on `host`. Suites of the same
-    names are replaced. Nothing but `true` is ever executed.
+    names are replaced. Nothing but `true` is ever executed.  files_dir: where this machine sees the
+    server's `home` (a server whose files are elsewhere, EcflowServer(files_at=...)).
     """
     started = time.monotonic()
     home = Path(home).resolve()
+    files_dir = Path(files_dir).resolve() if files_dir else home
+
+    def seen_at(path: Path) -> Path:
+        return files_dir / path.relative_to(home)
+
     client, port = _client_and_port(client_or_port, host)
     plans = plan_tasks(suites, families, tasks, seed)
-    write_scripts(plans, home)
+    write_scripts(plans, files_dir)
     client.load(build_defs(plans, home, port), True)
     for s in range(suites):
         client.begin_suite(f"s{s}", True)
     _force_ran(client, plans)
-    write_outputs(client, plans, seed)
+    write_outputs(client, plans, seed, seen_at)
     return Result(tasks=len(plans), states=dict(Counter(p.state for p in plans)),
                   with_output=sum(p.ran for p in plans), seconds=time.monotonic() - started, plans=plans)
 
