@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Optional
 
+import trio
+
+from wffs import layout
+from wffs.backend.base import ServerUnavailable
 from wffs.backend.worker import WorkerBackend, WorkerProcess
+
 
 class EcflowBackend(WorkerBackend):
     def __init__(self, host: str, port: int, *, timeout: float = 5.0, max_file_size: int = 64 << 20,
@@ -21,12 +26,48 @@ class EcflowBackend(WorkerBackend):
         if auth:
             args += ["--auth", auth]  # a path: the worker reads the password, nobody else sees it
         self.worker = WorkerProcess("wffs.backend.ecflow_worker", args, timeout, self.name)
+        self.files_local = True  # as the worker's last delta said
+        self.readers = [WorkerProcess("wffs.backend.ecflow_worker", args, timeout, f"{self.name} reader {i + 1}")
+                        for i in range(self.READERS)]
+
+    #: The files of a server that are not on this machine are read this many at a time, by extra workers
+    #: started when first needed (each request costs a round trip or two: see docs/performance-remote.rst).
+    READERS = 4
+
+    async def changes(self) -> Optional[dict]:
+        delta = await super().changes()
+        if delta is not None:
+            self.files_local = delta["server"].get("files_local", True)
+        return delta
 
     async def read(self, path: str, kind: str) -> bytes:
         return await self.worker.call("read", path, kind)
 
     async def read_many(self, items: list) -> dict:
-        return await self.worker.call("read_many", items, patience=self.BATCH_TIMEOUT)
+        files = [item for item in items if item[1] in layout.TASK_FILE_KINDS]
+        if self.files_local or len(files) < 2:
+            return await self.worker.call("read_many", items, patience=self.BATCH_TIMEOUT)
+        texts = [item for item in items if item[1] not in layout.TASK_FILE_KINDS]
+        found = {}
+
+        async def ask(worker, op, chunk):
+            try:
+                found.update(await worker.call(op, chunk, patience=self.BATCH_TIMEOUT))
+            except ServerUnavailable:
+                pass  # left out: each is then asked for on its own, and fails with its own error
+
+        async with trio.open_nursery() as nursery:
+            for i, reader in enumerate(self.readers):
+                if files[i::len(self.readers)]:
+                    nursery.start_soon(ask, reader, "fetch_many", files[i::len(self.readers)])
+            if texts:
+                nursery.start_soon(ask, self.worker, "read_many", texts)
+        return found
+
+    async def close(self) -> None:
+        await super().close()
+        for reader in self.readers:
+            await reader.stop()
 
     # ---- what a mirror needs: the remote's node, and the few writes on the local server -------------
     async def variables(self, path: str) -> dict:

@@ -262,7 +262,7 @@ class EcflowSession:
         if not self.version:
             self.version = self.server_version()
         server = {"state": str(defs.get_server_state()), "version": self.version, "suites": suites,
-                  "files": self.files.render()}
+                  "files": self.files.render(), "files_local": self.files.local}
         return {"full": full, "records": records, "removed": removed, "server": server}
 
     def server_version(self) -> str:
@@ -456,6 +456,24 @@ class EcflowSession:
             try:
                 data = self.op_node_text(path, kind) if kind in self.NODE_TEXTS else self.read(path, kind)
             except (Missing, Unavailable, Inexact):
+                continue
+            if not out:
+                self.report(f"read {path} {kind}; {len(items) - 1} more to read")
+            out[(path, kind)] = data
+            total += len(data)
+            if total > self.BATCH_BYTES:
+                break
+        return out
+
+    def op_fetch_many(self, items) -> dict:
+        """Files straight from the server, {(path, kind): bytes}, for a server whose files are not on this
+        machine: what one of the mount's extra readers does (it keeps no definition).  Files the server
+        has none of, or cannot send exactly, are left out (asked for one by one, they fail as they should)."""
+        out, total = {}, 0
+        for path, kind in items:
+            try:
+                data = truncate(self.server_bytes(path, FILE_TYPES[kind]), self.max_file_size)
+            except (Missing, Inexact):
                 continue
             if not out:
                 self.report(f"read {path} {kind}; {len(items) - 1} more to read")
