@@ -449,31 +449,31 @@ class EcflowSession:
 
     def op_read_many(self, items) -> dict:
         """Several files or node texts at once ({(path, kind): bytes}): what a listing needs, in one round trip.
-        Files that cannot be read are left out; the caller asks for them one by one.  The first file read
-        is reported: the batch may then take longer than one call (a hung server answers none)."""
-        out, total = {}, 0
-        for path, kind in items:
-            try:
-                data = self.op_node_text(path, kind) if kind in self.NODE_TEXTS else self.read(path, kind)
-            except (Missing, Unavailable, Inexact):
-                continue
-            if not out:
-                self.report(f"read {path} {kind}; {len(items) - 1} more to read")
-            out[(path, kind)] = data
-            total += len(data)
-            if total > self.BATCH_BYTES:
-                break
-        return out
+        Files that cannot be read are left out; the caller asks for them one by one."""
+        def one(path, kind):
+            return self.op_node_text(path, kind) if kind in self.NODE_TEXTS else self.read(path, kind)
+
+        return self.batch(items, one, (Missing, Unavailable, Inexact))
 
     def op_fetch_many(self, items) -> dict:
-        """Files straight from the server, {(path, kind): bytes}, for a server whose files are not on this
-        machine: what one of the mount's extra readers does (it keeps no definition).  Files the server
-        has none of, or cannot send exactly, are left out (asked for one by one, they fail as they should)."""
+        """Files straight from the server, for a server whose files are not on this machine: what one of the
+        mount's extra readers does (it keeps no definition).  Files the server has none of, or cannot send
+        exactly, are left out (asked for one by one, they fail as they should); a server that does not
+        answer fails the whole call."""
+        def one(path, kind):
+            return truncate(self.server_bytes(path, FILE_TYPES[kind]), self.max_file_size)
+
+        return self.batch(items, one, (Missing, Inexact))
+
+    def batch(self, items, read_one, left_out) -> dict:
+        """{(path, kind): read_one(path, kind)} for the items, less those whose read raises one of `left_out`,
+        up to BATCH_BYTES.  The first file read is reported: the batch may then take longer than one call
+        (a hung server answers none)."""
         out, total = {}, 0
         for path, kind in items:
             try:
-                data = truncate(self.server_bytes(path, FILE_TYPES[kind]), self.max_file_size)
-            except (Missing, Inexact):
+                data = read_one(path, kind)
+            except left_out:
                 continue
             if not out:
                 self.report(f"read {path} {kind}; {len(items) - 1} more to read")
