@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 KINDS = frozenset({
     "edit", "label", "meter", "event", "limit", "inlimit", "inlimit -n", "inlimit -s", "inlimit value",
     "inlimit other suite", "trigger", "complete", "time", "today", "date", "day", "cron", "cron -w",
-    "cron -d", "cron -m", "late", "repeat integer", "repeat string", "repeat enumerated", "repeat date",
+    "cron -d", "cron -m", "cron last", "cron relative", "late", "repeat integer", "repeat string", "repeat enumerated", "repeat date",
     "repeat datelist", "repeat day", "defstatus", "autocancel", "autoarchive", "autorestore", "zombie",
     "queue", "generic", "extern", "clock", "alias", "verify",
 })
@@ -75,17 +75,25 @@ def time_attr(draw, keyword: str) -> str:
 @st.composite
 def cron_attr(draw):
     parts, kinds = ["cron"], {"cron"}
-    if draw(st.booleans()):
-        parts.append("-w " + ",".join(map(str, sorted(draw(st.sets(st.integers(0, 6), min_size=1, max_size=3))))))
-        kinds.add("cron -w")
-    if draw(st.booleans()):
-        parts.append("-d " + ",".join(map(str, sorted(draw(st.sets(st.integers(1, 28), min_size=1, max_size=3))))))
-        kinds.add("cron -d")
+    if draw(st.booleans()):  # week days; "5L": the last Friday of the month
+        picked = draw(st.lists(st.tuples(st.integers(0, 6), st.booleans()), min_size=1, max_size=3,
+                               unique_by=lambda t: t[0]))  # a day once: plain, or its last of the month
+        days = sorted(f"{d}L" if last else str(d) for d, last in picked)
+        parts.append("-w " + ",".join(days))
+        kinds |= {"cron -w"} | ({"cron last"} if any(d.endswith("L") for d in days) else set())
+    if draw(st.booleans()):  # days of the month; "L": the last one
+        days = sorted(draw(st.sets(st.sampled_from([str(d) for d in range(1, 29)] + ["L"]), min_size=1, max_size=3)))
+        parts.append("-d " + ",".join(days))
+        kinds |= {"cron -d"} | ({"cron last"} if "L" in days else set())
     if draw(st.booleans()):
         parts.append("-m " + ",".join(map(str, sorted(draw(st.sets(st.integers(1, 12), min_size=1, max_size=3))))))
         kinds.add("cron -m")
-    if draw(st.booleans()):
+    form = draw(st.integers(0, 2))
+    if form == 0:
         parts.append(draw(HH_MM))
+    elif form == 1:  # relative to the suite's begin
+        parts.append(f"+00:{draw(st.integers(1, 30)):02d} 23:00 01:00")
+        kinds.add("cron relative")
     else:
         parts.append(f"00:{draw(st.integers(0, 30)):02d} 23:00 {draw(st.sampled_from(['00:30', '01:00']))}")
     return " ".join(parts), kinds
@@ -97,8 +105,9 @@ def repeat_attr(draw, is_suite: bool):
     form = draw(st.sampled_from((["day"] if is_suite else []) + ["integer", "string", "enumerated", "date",
                                                                   "datelist"]))
     if form == "integer":
-        start = draw(st.integers(0, 5))
-        text = f"repeat integer {var} {start} {start + draw(st.integers(0, 20))} {draw(st.integers(1, 3))}"
+        start, span, step = draw(st.integers(0, 5)), draw(st.integers(0, 20)), draw(st.integers(1, 3))
+        text = draw(st.sampled_from([f"repeat integer {var} {start} {start + span} {step}",
+                                     f"repeat integer {var} {start + span} {start} -{step}"]))
     elif form in ("string", "enumerated"):
         values = draw(st.lists(WORD, min_size=1, max_size=4, unique=True))
         text = f"repeat {form} {var} " + " ".join(f'"{v}"' for v in values)
@@ -159,9 +168,10 @@ def attributes(draw, kind: str, path: str, suite_limits: list, siblings: list, k
         kinds.add("meter")
     if maybe():
         name = draw(WORD) + "_e"
-        lines.append(draw(st.sampled_from([f"event {name}", f"event {draw(st.integers(0, 9))} {name}",
-                                           f"event {name} set"])))
-        own["event"].append(name)
+        number = draw(st.integers(0, 9))
+        form = draw(st.sampled_from([f"event {name}", f"event {number} {name}", f"event {name} set", f"event {number}"]))
+        lines.append(form)
+        own["event"].append(name if name in form else str(number))
         kinds.add("event")
     if maybe() and kind != "task":
         name = draw(WORD) + "_lim"
@@ -271,7 +281,7 @@ def node_block(draw, kind: str, name: str, parent: str, depth: int, suite_limits
         if draw(st.integers(0, 8)) == 0:  # aliases: a task's own nodes, laid out like tasks
             alias = f"{name}_alias"
             nodes.append(f"{path}/{alias}")
-            body += [f"  alias {alias}", f'    label why "an alias"', "  endalias"]
+            body += [f"  alias {alias}", '    label why "an alias"', "  endalias"]
             kinds.add("alias")
         return [f"task {name}"] + body, kinds
     taken, children = set(), []

@@ -26,18 +26,12 @@ def install(home: Path, *, sleep: int = 1) -> Path:
             .replace("ECF_HOME_PLACEHOLDER", str(home))
             .replace("ECF_INCLUDE_PLACEHOLDER", str(home / "includes"))
             .replace("ECF_FILES_PLACEHOLDER", str(home)))
-    extra = (f"  edit ECF_NODE 'localhost'\n"
-             f"  edit ECF_JOB_CMD 'bash %ECF_JOB% 1> %ECF_JOBOUT% 2>&1 &'\n"
-             f"  edit ECF_TRIES '1'\n")
+    extra = ("  edit ECF_NODE 'localhost'\n"
+             "  edit ECF_JOB_CMD 'bash %ECF_JOB% 1> %ECF_JOBOUT% 2>&1 &'\n"
+             "  edit ECF_TRIES '1'\n")
     text = text.replace("  edit SLEEP 3\n", f"  edit SLEEP {sleep}\n" + extra)
     assert extra in text, "the ecflow_ui test definition changed: edit SLEEP 3 not found"
     path = home / "ecflow_ui_test.def"
     path.write_text(text)
     return path
 
-
-def tasks(server) -> list[str]:
-    """Every task path of the loaded suite."""
-    defs = server.client()
-    defs.sync_local()
-    return sorted(t.get_abs_node_path() for t in defs.get_defs().get_all_tasks())
