@@ -138,14 +138,22 @@ def test_mount_read_back_up_and_unmount_as_a_normal_user(user, demo_server):
         assert (user.home / ".cache" / "wffs").stat().st_uid == USER.pw_uid  # its log, in its own HOME
         assert stat.S_IMODE((user.home / ".cache" / "wffs").stat().st_mode) == 0o700
 
-        again = one_line_failure(user.wffs("mount", "localhost", str(demo_server.port), str(mnt)))
-        assert again == f"{mnt} is already mounted: unmount it first (wffs umount {mnt})"
     finally:
         gone = user.wffs("umount", str(mnt))
     assert gone.returncode == 0 and gone.stderr == b"", gone.stderr.decode()
     assert not mounts.is_mounted(str(mnt))
     assert wait_until(lambda: subprocess.run(["pgrep", "-u", str(USER.pw_uid), "-f", str(mnt)],
                                              capture_output=True).returncode == 1, timeout=10)
+
+
+def test_a_mount_point_already_mounted(user, demo_server):
+    mnt = user.mkdir("ecf")
+    assert user.wffs("mount", "localhost", str(demo_server.port), str(mnt)).returncode == 0
+    try:
+        said = one_line_failure(user.wffs("mount", "localhost", str(demo_server.port), str(mnt)))
+        assert said == f"{mnt} is already mounted: unmount it first (wffs umount {mnt})"
+    finally:
+        assert user.wffs("umount", str(mnt)).returncode == 0
 
 
 def test_an_unreachable_server_mounts_and_says_so(user):
