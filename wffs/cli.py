@@ -12,6 +12,7 @@ import time
 import click
 
 from wffs import __version__, config, mounts, preflight
+from wffs.backend import local_proof
 from wffs.config import ServerConfig
 
 SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -87,7 +88,7 @@ def main():
 @click.option("--read-only", is_flag=True, help="Refuse every write, control files included (EROFS).")
 @click.option("--ssl", is_flag=True,
               help="Talk SSL to the server (needs its certificate: ~/.ecflowrc/ssl/server.crt or <host>.<port>.crt).")
-@click.option("--files", "files", type=click.Choice(["auto", "local", "server"]), default="auto", show_default=True,
+@click.option("--files", "files", type=click.Choice(local_proof.MODES), default="auto", show_default=True,
               help="Where an ecFlow server's .ecf/.job/.out/.man come from: this machine's disk, the server, or "
                    "the disk only where the server's log file here proves it is the server's.")
 @click.option("--debug", is_flag=True, help="Log debug messages.")

@@ -7,6 +7,7 @@ import signal
 
 import trio
 
+from wffs import preflight
 from wffs.backend.worker import WorkerBackend
 from wffs.fuse_binding import DIR_CACHE_OFF, FAST_OPENS, pyfuse3
 from wffs.fuse_ops import CACHE_SECONDS, Operations
@@ -29,8 +30,7 @@ def fuse_options(extra, fsname: str) -> set:
     options = set(pyfuse3.default_options) - {"default_permissions"}
     options.add(f"fsname={fsname}")
     options.add("subtype=wffs")
-    for opt in extra:
-        options.update(o for o in opt.split(",") if o)
+    options.update(preflight.fuse_options(extra))  # as checked before the mount
     return options
 
 

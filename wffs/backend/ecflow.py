@@ -57,9 +57,8 @@ class EcflowBackend(WorkerBackend):
                 pass  # left out: each is then asked for on its own, and fails with its own error
 
         async with trio.open_nursery() as nursery:
-            for i, reader in enumerate(self.readers):
-                if files[i::len(self.readers)]:
-                    nursery.start_soon(ask, reader, "fetch_many", files[i::len(self.readers)])
+            for i, reader in enumerate(self.readers[:len(files)]):
+                nursery.start_soon(ask, reader, "fetch_many", files[i::len(self.readers)])
             if texts:
                 nursery.start_soon(ask, self.worker, "read_many", texts)
         return found

@@ -380,7 +380,7 @@ class EcflowSession:
             local = known[kind]  # found at the node's last record: no lookup
         else:
             local = self.local_path(self.known_node(path), kind)
-        if local and os.path.exists(local) and not os.access(local, os.R_OK):
+        if local and not os.access(local, os.R_OK) and os.path.exists(local):
             local = ""  # there, but not for us: the server sends it
         if local and kind != "man":
             return read_capped(local, self.max_file_size)
