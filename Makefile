@@ -64,3 +64,9 @@ bench-setup: setup
 
 bench: bench-setup
 	@$(PY) scripts/bench.py $(BENCH_ARGS)
+
+# The remote mode: a server whose files this machine cannot see, behind a link that delays each direction
+# (needs root). Options: make bench-remote BENCH_REMOTE_ARGS='--families 200 --delay 0.005'
+.PHONY: bench-remote
+bench-remote: bench-setup
+	@$(PY) scripts/bench_remote.py $(BENCH_REMOTE_ARGS)

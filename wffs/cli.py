@@ -11,7 +11,7 @@ import time
 
 import click
 
-from wffs import __version__, config, mounts, preflight
+from wffs import __version__, config, mounts, preflight, user_cache
 from wffs.backend import local_proof
 from wffs.config import ServerConfig
 
@@ -47,9 +47,9 @@ def resolve_target(args: tuple) -> tuple[str, int, str]:
 
 
 def default_log_file(mountpoint: str) -> str:
-    base = os.path.join(os.path.expanduser("~"), ".cache", "wffs")
+    base = user_cache.directory()
     try:
-        os.makedirs(base, mode=0o700, exist_ok=True)
+        user_cache.made()
     except OSError as e:
         raise click.ClickException(f"cannot make {base} for the log ({e.strerror}): give --log FILE") from None
     return os.path.join(base, re.sub(r"[^A-Za-z0-9._-]+", "_", os.path.abspath(mountpoint)).strip("_") + ".log")
@@ -91,11 +91,16 @@ def main():
 @click.option("--files", "files", type=click.Choice(local_proof.MODES), default="auto", show_default=True,
               help="Where an ecFlow server's .ecf/.job/.out/.man come from: this machine's disk, the server, or "
                    "the disk only where the server's log file here proves it is the server's.")
+@click.option("--disk-cache", default="256M", show_default=True, callback=lambda c, p, v: parse_size(v),
+              help="Bytes of a remote server's files kept on disk between mounts, per server (0: none).")
+@click.option("--script-age", default=600.0, show_default=True, type=click.FloatRange(0, 86400 * 365),
+              help="Seconds a remote server's .ecf/.man read earlier is trusted (any change of its task's state "
+                   "makes them be read again).")
 @click.option("--debug", is_flag=True, help="Log debug messages.")
 @click.option("--log", "log_file", type=click.Path(dir_okay=False),
               help="Log file when in the background [default: ~/.cache/wffs/<mountpoint>.log].")
-def mount(target, config_file, foreground, refresh, timeout, max_file_size, options, read_only, ssl, files, debug,
-          log_file):
+def mount(target, config_file, foreground, refresh, timeout, max_file_size, options, read_only, ssl, files,
+          disk_cache, script_age, debug, log_file):
     """Mount the ecFlow server HOST:PORT at MOUNTPOINT, or with --config several servers.
 
     `cylc://WORKFLOW_ID MOUNTPOINT` mounts a Cylc 8 workflow instead (needs wffs[cylc]).
@@ -151,7 +156,7 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
     try:
         serve(backends, os.path.abspath(mnt), single=not config_file, refresh=refresh, timeout=timeout,
               options=options, make_remote=make_remote, read_only=read_only,
-              fsname="wffs:" + (servers[0].name if not config_file else os.path.basename(config_file)))
+              disk_cache=disk_cache, script_age=script_age, fsname="wffs:" + (servers[0].name if not config_file else os.path.basename(config_file)))
     except MountFailed as e:
         raise click.ClickException(f"mount did not come up: {e} (libfuse's reason is just above)") from None
 

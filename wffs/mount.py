@@ -7,7 +7,7 @@ import signal
 
 import trio
 
-from wffs import preflight
+from wffs import file_cache, preflight, user_cache
 from wffs.backend.worker import WorkerBackend
 from wffs.fuse_binding import DIR_CACHE_OFF, FAST_OPENS, pyfuse3
 from wffs.fuse_ops import CACHE_SECONDS, Operations
@@ -15,7 +15,7 @@ from wffs.mirrors import Mirrors
 from wffs.refresher import Refresher
 from wffs.events import state_changes
 from wffs.tree import Tree
-from wffs.vfs import Vfs
+from wffs.vfs import DEFAULT_SCRIPT_AGE, Vfs
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,17 @@ class Remotes:
 
 
 def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, timeout: float, options,
-          make_remote, read_only: bool = False, fsname: str = "wffs") -> None:
+          make_remote, read_only: bool = False, fsname: str = "wffs", disk_cache: int = file_cache.DEFAULT_BYTES,
+          script_age: float = DEFAULT_SCRIPT_AGE) -> None:
     """Mount `backends` ({name: backend}), serve and always unmount; returns when unmounted or on
     SIGINT/SIGTERM/SIGHUP.  single: the one server's layout at the mount point, else MNT/<name>/."""
     tree = Tree({}, single=single)
     ops = Operations(tree, refresh=refresh, read_only=read_only)
     remotes = Remotes(make_remote)  # shared: mirrors of any server following one remote use one worker
     for name, backend in backends.items():
-        vfs = Vfs(backend, refresh=refresh)
+        kept = (file_cache.FileCache(file_cache.path_for(user_cache.directory(), name), disk_cache)
+                if disk_cache > 0 else None)
+        vfs = Vfs(backend, refresh=refresh, file_cache=kept, script_age=script_age)
         tree.servers[name] = vfs
         refresher = Refresher(vfs, server_changed(ops, tree, name), interval=refresh,
                               idle_after=CACHE_SECONDS + refresh, uses_elsewhere=ops.uses_elsewhere,

@@ -18,6 +18,7 @@ import trio
 from wffs import layout
 from wffs.backend.base import NotProvided, ServerUnavailable, WorkerBusy
 from wffs.events import EventLog, iso, state_changes
+from wffs.file_cache import FileCache
 from wffs.layout import Kind, Name
 from wffs.snapshot import NodeInfo, Snapshot
 
@@ -31,6 +32,9 @@ SETTLE_SECONDS = 60.0
 CACHE_SECONDS = 60.0
 #: Files that can change on disk without any state change.
 EDITED_IN_PLACE = ("ecf", "man")
+#: Seconds a remote server's script or manual kept on disk is trusted (--script-age): they are edited
+#: without any change of state; any change of their task's state makes them be read again.
+DEFAULT_SCRIPT_AGE = 600.0
 
 
 def being_written(node: NodeInfo, kind: str) -> bool:
@@ -98,8 +102,11 @@ class ServerStatus:
 
 
 class Vfs:
-    def __init__(self, backend, *, refresh: float = 2.0, cache_bytes: int = 32 << 20):
+    def __init__(self, backend, *, refresh: float = 2.0, cache_bytes: int = 32 << 20,
+                 file_cache: Optional[FileCache] = None, script_age: float = DEFAULT_SCRIPT_AGE):
         self.backend = backend
+        self.file_cache = file_cache  # what a remote server sent, kept between mounts
+        self.script_age = script_age
         self.snapshot = Snapshot()
         self.status = ServerStatus(backend.name)
         self.mirrors = None  # set by the mount when the server's mirrors are driven
@@ -269,7 +276,7 @@ class Vfs:
             raise NotFound(file_name)
         entry = self.entry(name)
         if entry.size is None and entry.kind in (Kind.TASK_FILE, Kind.NODE_TEXT):
-            kinds = layout.TASK_FILE_KINDS if entry.kind is Kind.TASK_FILE else (entry.file,)
+            kinds = self._measured_with(entry) if entry.kind is Kind.TASK_FILE else (entry.file,)
             await self._measure_directory(tuple(components), kinds)
             name = self.names(components).get(file_name)  # the snapshot may have changed meanwhile
             if name is None:
@@ -295,6 +302,17 @@ class Vfs:
             await self._read_batch(components, unclaimed, self._claim(components, unclaimed))
         for done in pending:
             await done.wait()  # being read (a read-ahead, say): wait for it rather than ask again
+
+    def _measured_with(self, entry: Entry) -> Sequence[str]:
+        """The kinds a lookup of a task file measures in its directory: every kind where the files are on
+        this machine (one worker call for `ls -l`); else its own kind (`grep -r --include='*.out'` reads
+        no script), a script with its manual (one request gives both)."""
+        if not self._remote():
+            return layout.TASK_FILE_KINDS
+        return EDITED_IN_PLACE if entry.file in EDITED_IN_PLACE else (entry.file,)
+
+    def _remote(self) -> bool:
+        return getattr(self.backend, "files_local", True) is False
 
     def _batch_keys(self, components: tuple, kinds: Sequence[str]) -> list:
         """A directory's files of one kind are read once per snapshot and refresh interval."""
@@ -389,6 +407,10 @@ class Vfs:
                 content_key = self._node_text_key(n.node, n.file) if n.kind is Kind.NODE_TEXT else None
             if content_key is not None and content_key not in self._contents:
                 wanted[(n.node, n.file)] = content_key
+        kept = self._disk_keys(wanted)
+        for item, data in (await self._from_disk(kept)).items():
+            self._cache(wanted.pop(item), data)
+            self._check_listed_size(item[0], item[1], data)
         if len(wanted) < 2:
             return
         try:
@@ -400,6 +422,43 @@ class Vfs:
             if item in wanted:
                 self._cache(wanted[item], data)
                 self._check_listed_size(item[0], item[1], data)
+        await self._to_disk(kept, found)
+
+    # ---- the cache on disk (a remote server's files, between mounts) -------------------------------
+    def _disk_keys(self, items) -> dict:
+        """{(path, kind): key on disk} of the task files among `items` that the disk cache may hold: a
+        remote server's, not being written.  The key holds what the file depends on (see file_cache)."""
+        if self.file_cache is None or not self._remote():
+            return {}
+        identity = str(self.snapshot.server.get("identity", ""))
+        keys = {}
+        for path, kind in items:
+            node = self.snapshot.node(path)
+            if node is None or kind not in layout.TASK_FILE_KINDS or being_written(node, kind):
+                continue
+            stat = node.files.get(kind)
+            keys[(path, kind)] = "\0".join((identity, path, kind, node.state, repr(node.since),
+                                            repr(tuple(stat) if stat is not None else None)))
+        return keys
+
+    async def _from_disk(self, keys: dict) -> dict:
+        """{(path, kind): bytes} found on disk for these keys; scripts and manuals no older than script_age."""
+        if not keys:
+            return {}
+        edited = [k for item, k in keys.items() if item[1] in EDITED_IN_PLACE]
+        others = [k for item, k in keys.items() if item[1] not in EDITED_IN_PLACE]
+
+        def get():
+            return {**self.file_cache.get_many(edited, time.time() - self.script_age),
+                    **self.file_cache.get_many(others)}
+
+        found = await trio.to_thread.run_sync(get)
+        return {item: found[k] for item, k in keys.items() if k in found}
+
+    async def _to_disk(self, keys: dict, found: dict) -> None:
+        entries = {keys[item]: data for item, data in found.items() if item in keys}
+        if entries:
+            await trio.to_thread.run_sync(self.file_cache.put_many, entries)
 
     def _cache(self, key, data: bytes) -> None:
         if len(data) <= self._contents.maxsize // 4:  # a huge file is read again rather than cached
@@ -482,10 +541,17 @@ class Vfs:
             await self._measure_directory(directory, (entry.file,))
             data = self._contents.get(key)
         self._read_ahead(directory, entry.file)
+        if data is None:
+            item = (node.path, entry.file)
+            kept = self._disk_keys([item])
+            data = (await self._from_disk(kept)).get(item)
+            if data is not None:
+                self._cache(key, data)
         if data is None:  # (cached data had its size checked when it came)
             data = await self._fetched(key, entry.name, lambda: self.backend.read(node.path, entry.file),
                                        local=self._local_reads)
             self._check_listed_size(node.path, entry.file, data)
+            await self._to_disk(kept, {item: data})
         return data
 
     def _check_listed_size(self, path: str, kind: str, data: bytes) -> None:

@@ -232,7 +232,7 @@ def test_manuals_kept_from_an_earlier_mount_follow_an_edited_script(scratch_serv
     suite.add_task("a")
     scratch_server.client().load(defs)
     time.sleep(script_manuals.RACY_SECONDS + 0.1)  # older than that: kept
-    env = dict(os.environ, HOME=str(tmp_path / "home"))
+    env = dict(os.environ, HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "home/.cache"))
     kept = tmp_path / "home/.cache/wffs/script-manuals.json"
     with Mount.start(scratch_server.port, tmp_path / "mnt", env=env) as mount:
         assert (mount.path / "s/a.man").read_bytes() == b"old words\n"

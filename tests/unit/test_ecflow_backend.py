@@ -14,8 +14,12 @@ class StandIn:
     def __init__(self, fail: bool = False):
         self.calls, self.fail = [], fail
 
-    async def call(self, op, items, patience=None):
+    async def call(self, op, items, micros=None, patience=None):
+        if op == "manual_micros":  # the main worker: which tasks' manuals may come from their script
+            self.micros_asked = list(items)
+            return {path: "%" for path in items if not path.endswith("5")}
         self.calls.append((op, list(items)))
+        self.micros = micros
         if self.fail:
             raise ServerUnavailable("no answer")
         return {item: f"{item[0]} {item[1]}".encode() for item in items}
@@ -43,6 +47,11 @@ def test_remote_files_are_shared_among_the_readers():
     asked = [item for reader in b.readers for op, chunk in reader.calls for item in chunk]
     assert sorted(asked) == sorted(ITEMS[:-2]) and all(op == "fetch_many" for r in b.readers for op, _ in r.calls)
     assert all(len(r.calls) == 1 for r in b.readers)
+    for reader in b.readers:  # a task's script and manual go to one reader, with the micros of its tasks
+        paths = {path for path, _ in reader.calls[0][1]}
+        assert reader.micros == {path: "%" for path in paths if not path.endswith("5")}
+        assert all((p, "ecf") in reader.calls[0][1] and (p, "man") in reader.calls[0][1] for p in paths)
+    assert b.worker.micros_asked == sorted({path for path, _ in ITEMS[:-2]})
 
 
 def test_a_reader_that_fails_leaves_its_files_out():

@@ -30,8 +30,8 @@ class EcflowBackend(WorkerBackend):
         self.readers = [WorkerProcess("wffs.backend.ecflow_worker", args, timeout, f"{self.name} reader {i + 1}")
                         for i in range(self.READERS)]
 
-    #: The files of a server that are not on this machine are read this many at a time, by extra workers
-    #: started when first needed (each request costs a round trip or two: see docs/performance-remote.rst).
+    #: The files of a server that are not on this machine are read by this many extra workers, started
+    #: when first needed, each with several requests in flight (ecflow_worker.IN_FLIGHT).
     READERS = 4
 
     async def changes(self) -> Optional[dict]:
@@ -49,16 +49,31 @@ class EcflowBackend(WorkerBackend):
             return await self.worker.call("read_many", items, patience=self.BATCH_TIMEOUT)
         texts = [item for item in items if item[1] not in layout.TASK_FILE_KINDS]
         found = {}
-
-        async def ask(worker, op, chunk):
+        manuals = {path for path, kind in files if kind == "man"}
+        micros = {}
+        if manuals:
             try:
-                found.update(await worker.call(op, chunk, patience=self.BATCH_TIMEOUT))
+                micros = await self.worker.call("manual_micros", sorted(manuals))
+            except ServerUnavailable:
+                pass  # then every manual is asked for on its own
+        per_path = {}  # a task's files go to one reader, which can then take a manual from the script
+        for path, kind in files:
+            per_path.setdefault(path, []).append((path, kind))
+        shares = [[] for _ in self.readers]
+        for i, task_files in enumerate(per_path.values()):
+            shares[i % len(shares)].extend(task_files)
+
+        async def ask(worker, op, *args):
+            try:
+                found.update(await worker.call(op, *args, patience=self.BATCH_TIMEOUT))
             except ServerUnavailable:
                 pass  # left out: each is then asked for on its own, and fails with its own error
 
         async with trio.open_nursery() as nursery:
-            for i, reader in enumerate(self.readers[:len(files)]):
-                nursery.start_soon(ask, reader, "fetch_many", files[i::len(self.readers)])
+            for reader, share in zip(self.readers, shares):
+                if share:
+                    nursery.start_soon(ask, reader, "fetch_many", share, {p: micros[p] for p, _ in share
+                                                                           if p in micros})
             if texts:
                 nursery.start_soon(ask, self.worker, "read_many", texts)
         return found

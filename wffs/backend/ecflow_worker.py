@@ -17,16 +17,19 @@ import calendar
 import datetime
 import json
 import os
+import pwd
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Optional
 
 import ecflow
 
-from wffs.backend import credentials, cut_check, ecf_script, ecflow_att, ecflow_why, local_proof, protocol
+from wffs.backend import (credentials, cut_check, ecf_script, ecflow_att, ecflow_why, ecflow_wire, local_proof,
+                          protocol)
 from wffs.backend.capped import read_capped, read_head, served_size, truncate
 from wffs.backend.protocol import Inexact, Missing, Unavailable
 from wffs.backend.script_manuals import ScriptManuals, default_file
@@ -43,6 +46,12 @@ FILE_TYPES = {"ecf": "script", "job": "job", "out": "jobout", "man": "manual"}
 #: Variables with which the server finds a script somewhere other than ECF_SCRIPT.
 SCRIPT_ELSEWHERE = ("ECF_FILES", "ECF_FETCH", "ECF_SCRIPT_CMD")
 LOCAL_PATH_VARS = {"job": "ECF_JOB", "out": "ECF_JOBOUT", "ecf": "ECF_SCRIPT"}
+#: Variables with which the server runs a command for a script: its manual is the server's to tell.
+SCRIPT_BY_COMMAND = ("ECF_FETCH", "ECF_SCRIPT_CMD")
+#: Environment with which the binding logs in otherwise than as this process's user (see ecflow_wire).
+LOGIN_ENV = ("ECF_USER", "ECF_CUSTOM_PASSWD", "ECF_PASSWD", "ECF_SSL")
+#: Set (to anything) in the mount's environment: every file request through the binding, checked by cut_check.
+NO_WIRE_ENV = "WFFS_NO_WIRE"
 
 
 def one_line(text: str, limit: int = 300) -> str:
@@ -138,6 +147,10 @@ class EcflowSession:
         self.include_check = ecf_script.IncludeCheck()  # include files looked at once per delta
         self.manuals = ScriptManuals(script_manuals)  # what each script says of its manual, between mounts
         self.report = report  # how a long call says it is under way (protocol.reporter)
+        #: file requests spoken on the wire (exact, one request each) unless the binding must log in
+        self.wire = (not ssl and not auth and not any(os.environ.get(name) for name in LOGIN_ENV)
+                     and not os.environ.get(NO_WIRE_ENV))
+        self.login = pwd.getpwuid(os.geteuid()).pw_name
 
     # ---- server calls -------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -262,8 +275,15 @@ class EcflowSession:
         if not self.version:
             self.version = self.server_version()
         server = {"state": str(defs.get_server_state()), "version": self.version, "suites": suites,
-                  "files": self.files.render(), "files_local": self.files.local}
+                  "files": self.files.render(), "files_local": self.files.local, "identity": self.identity()}
         return {"full": full, "records": records, "removed": removed, "server": server}
+
+    #: Server variables that tell one server from another at the same host and port (a file cache's key).
+    IDENTITY_VARIABLES = ("ECF_HOME", "ECF_LOG", "ECF_CHECK")
+
+    def identity(self) -> str:
+        found = dict(self.server_vars)
+        return " ".join(found.get(name, "") for name in self.IDENTITY_VARIABLES)
 
     def server_version(self) -> str:
         try:
@@ -427,7 +447,33 @@ class EcflowSession:
         return where, var("ECF_MICRO") or "%"
 
     def server_bytes(self, path: str, file_type: str) -> bytes:
-        """A file as the server sends it, checked to be whole (see cut_check): Inexact if it is not."""
+        """A file as the server sends it: exact, or Inexact."""
+        if self.wire:
+            try:
+                return self.wire_bytes(path, file_type)
+            except ecflow_wire.NotSpoken as e:
+                self.wire = False
+                print(f"wffs: {self.host}:{self.port}: file requests through the binding from now on: {e}",
+                      file=sys.stderr, flush=True)
+        return self.checked_bytes(path, file_type)
+
+    #: Seconds a file request on the wire may wait for the server (the mount's --timeout ends it sooner).
+    WIRE_TIMEOUT = 60.0
+
+    def wire_bytes(self, path: str, file_type: str) -> bytes:
+        try:
+            return ecflow_wire.fetch(self.host, self.port, path, file_type, max_lines=int(ALL_LINES),
+                                     user=self.login, timeout=self.WIRE_TIMEOUT)
+        except ecflow_wire.ServerRefused as e:
+            if "authentication failed" in str(e):
+                raise Unavailable(one_line(str(e))) from None
+            raise Missing(one_line(str(e))) from None
+        except OSError as e:
+            self.forget_definition()  # down, or restarted (as call() does)
+            raise Unavailable(f"{self.host}:{self.port}: {e.strerror or e}") from None
+
+    def checked_bytes(self, path: str, file_type: str) -> bytes:
+        """A file through the binding, checked to be whole (see cut_check): Inexact if it is not."""
         data = self.server_reply(path, file_type, ALL_LINES)
         lines = cut_check.probe_lines(data)
         if not cut_check.came_whole(data, self.server_reply(path, file_type, str(lines))):
@@ -451,36 +497,89 @@ class EcflowSession:
         """Several files or node texts at once ({(path, kind): bytes}): what a listing needs, in one round trip.
         Files that cannot be read are left out; the caller asks for them one by one."""
         def one(path, kind):
-            return self.op_node_text(path, kind) if kind in self.NODE_TEXTS else self.read(path, kind)
+            data = self.op_node_text(path, kind) if kind in self.NODE_TEXTS else self.read(path, kind)
+            return {(path, kind): data}
 
         return self.batch(items, one, (Missing, Unavailable, Inexact))
 
-    def op_fetch_many(self, items) -> dict:
+    def op_fetch_many(self, items, micros: Optional[dict] = None) -> dict:
         """Files straight from the server, for a server whose files are not on this machine: what one of the
-        mount's extra readers does (it keeps no definition).  Files the server has none of, or cannot send
-        exactly, are left out (asked for one by one, they fail as they should); a server that does not
-        answer fails the whole call."""
+        mount's extra readers does (it keeps no definition).  `micros`: {task path: ECF_MICRO} of the tasks
+        whose manual may be taken from their script (op_manual_micros): a script asked for with its
+        manual is one request for both where the script alone tells the manual.  Files the server has
+        none of, or cannot send exactly, are left out (asked for one by one, they fail as they should); a
+        server that does not answer fails the call.  On the wire, IN_FLIGHT requests at once."""
+        micros = micros or {}
+        wanted = set(items)
+
+        def paired(path):
+            return path in micros and (path, "ecf") in wanted and (path, "man") in wanted
+
         def one(path, kind):
-            return truncate(self.server_bytes(path, FILE_TYPES[kind]), self.max_file_size)
+            if kind == "man" and paired(path):
+                return {}  # read with its script (below)
+            data = truncate(self.server_bytes(path, FILE_TYPES[kind]), self.max_file_size)
+            if kind == "ecf" and paired(path):
+                manual = self.manual_from_script(data, micros[path])
+                if manual is None:
+                    manual = truncate(self.server_bytes(path, "manual"), self.max_file_size)
+                return {(path, "ecf"): data, (path, "man"): manual}
+            return {(path, kind): data}
 
-        return self.batch(items, one, (Missing, Inexact))
+        return self.batch(items, one, (Missing, Inexact), in_flight=self.IN_FLIGHT if self.wire else 1)
 
-    def batch(self, items, read_one, left_out) -> dict:
-        """{(path, kind): read_one(path, kind)} for the items, less those whose read raises one of `left_out`,
-        up to BATCH_BYTES.  The first file read is reported: the batch may then take longer than one call
-        (a hung server answers none)."""
-        out, total = {}, 0
-        for path, kind in items:
-            try:
-                data = read_one(path, kind)
-            except left_out:
+    #: Requests on the wire that one reader has in flight.
+    IN_FLIGHT = 8
+
+    def manual_from_script(self, script: bytes, micro: str) -> Optional[bytes]:
+        """A task's manual taken from its script as the server sent it, or None if only the server can tell
+        (an include, another micro character, a variable in the manual)."""
+        parsed = ecf_script.parse(script) if micro == "%" else None
+        if parsed is None or parsed[1]:
+            return None
+        return truncate(parsed[0], self.max_file_size)
+
+    def op_manual_micros(self, paths) -> dict:
+        """{path: ECF_MICRO} of the tasks among `paths` whose manual the server takes from their script file
+        (no ECF_FETCH, no ECF_SCRIPT_CMD): op_fetch_many may then take it from the script."""
+        defs = self.client.get_defs() if self.synced else None
+        found = {}
+        for path in paths:
+            node = defs.find_abs_node(path) if defs is not None else None
+            if not isinstance(node, ecflow.Task):
                 continue
-            if not out:
-                self.report(f"read {path} {kind}; {len(items) - 1} more to read")
-            out[(path, kind)] = data
-            total += len(data)
-            if total > self.BATCH_BYTES:
-                break
+            if any(not node.find_parent_variable(v).empty() for v in SCRIPT_BY_COMMAND):
+                continue
+            found[path] = node.find_parent_variable_sub_value("ECF_MICRO") or "%"
+        return found
+
+    def batch(self, items, read_one, left_out, in_flight: int = 1) -> dict:
+        """{(path, kind): bytes}: what read_one(path, kind) returns for the items ({item: bytes, ...}), less
+        those whose read raises one of `left_out`, up to BATCH_BYTES.  The first file read is reported: the batch may then take longer than one call
+        (a hung server answers none).  `in_flight` reads at once, in threads (for reads that wait on a
+        socket: the binding holds the GIL)."""
+        out, total = {}, 0
+
+        def attempt(item):
+            try:
+                return read_one(*item)
+            except left_out:
+                return {}
+
+        pool = ThreadPoolExecutor(in_flight) if in_flight > 1 else None
+        results = pool.map(attempt, items) if pool else map(attempt, items)
+        try:
+            for found in results:
+                if found and not out:
+                    first = next(iter(found))
+                    self.report(f"read {first[0]} {first[1]}; {len(items) - 1} more to read")
+                out.update(found)
+                total += sum(len(data) for data in found.values())
+                if total > self.BATCH_BYTES:
+                    break
+        finally:
+            if pool:
+                pool.shutdown(wait=True, cancel_futures=True)
         return out
 
     # ---- the few writes a mirror needs -------------------------------------------------------------
@@ -625,6 +724,7 @@ def main(argv=None) -> int:
                             report=protocol.reporter(answers))
     if args.user:
         session.client.set_user_name(args.user)
+        session.wire = False
     protocol.serve(session, sys.stdin.buffer, answers)
     session.manuals.save()  # the mount closed the pipe: what the last delta learnt
     return 0

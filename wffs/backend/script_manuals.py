@@ -18,6 +18,7 @@ import tempfile
 import time
 from typing import Optional
 
+from wffs import user_cache
 from wffs.backend import ecf_script
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ VERSION = 1
 
 
 def default_file() -> str:
-    return os.path.join(os.path.expanduser("~"), ".cache", "wffs", "script-manuals.json")
+    return os.path.join(user_cache.directory(), "script-manuals.json")
 
 
 def stamp(st: os.stat_result) -> list:
@@ -72,6 +73,7 @@ class ScriptManuals:
         merged = dict((list(others.items()) + ours)[-MAX_ENTRIES:])
         try:
             os.makedirs(os.path.dirname(self.file), exist_ok=True)
+            remove_orphans(os.path.dirname(self.file))
             fd, tmp = tempfile.mkstemp(dir=os.path.dirname(self.file), prefix=".script-manuals.")
             try:
                 with os.fdopen(fd, "w") as f:
@@ -96,6 +98,22 @@ class ScriptManuals:
             if not isinstance(e, FileNotFoundError):
                 log.debug("script manuals in %s not used: %s", self.file, e)
         return {}
+
+
+#: A temporary file older than this was left by a worker killed while saving.
+ORPHAN_SECONDS = 3600
+
+
+def remove_orphans(directory: str) -> None:
+    now = time.time()
+    for name in os.listdir(directory):
+        if name.startswith(".script-manuals."):
+            path = os.path.join(directory, name)
+            try:
+                if os.stat(path).st_mtime < now - ORPHAN_SECONDS:
+                    os.unlink(path)
+            except OSError:
+                pass  # another mount removed it
 
 
 def valid(entry) -> bool:
