@@ -34,12 +34,13 @@ BIN = Path(sys.executable).parent
 
 
 class Mount:
-    def __init__(self, port: int, path: Path, log: Path):
+    def __init__(self, port: int, path: Path, log: Path, cache: Path):
+        """A mount whose disk cache (XDG_CACHE_HOME) is `cache`: a new directory for a cold mount."""
         self.path = path
         path.mkdir(parents=True)
         self.proc = subprocess.Popen([sys.executable, "-m", "wffs.cli", "mount", "localhost", str(port), str(path),
                                       "--foreground", "--log", str(log)], stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+                                     start_new_session=True, env={**os.environ, "XDG_CACHE_HOME": str(cache)})
         if not mounts.wait_mounted(str(path), 120, alive=lambda: self.proc.poll() is None):
             raise RuntimeError(f"no mount at {path}: see {log}")
 
@@ -84,7 +85,6 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=HERE.parent / "run" / "bench-remote")
     args = parser.parse_args(argv)
     base = Path(tempfile.mkdtemp(prefix="wffs-bench-remote-"))
-    os.environ["XDG_CACHE_HOME"] = str(base / "cache")  # the mounts' disk cache starts empty, and is the run's own
     server = EcflowServer(base / "home", files_at=base / "real")
     server.start()
     figures = {"delay_s": args.delay}
@@ -97,8 +97,10 @@ def main(argv=None) -> int:
         print(f"loaded {made.tasks} tasks, {made.with_output} with job output; link delay {args.delay} s each way",
               flush=True)
         with LatencyProxy(server.port, args.delay) as proxy:
-            def mounted(name: str) -> Path:
-                opened.append(Mount(proxy.port, base / name, base / f"{name}.log"))
+            def mounted(name: str, cache_of: str = "") -> Path:
+                """Mount `name`, with the disk cache mount `cache_of` left (else an empty one of its own)."""
+                cache = base / "cache" / (cache_of or name)
+                opened.append(Mount(proxy.port, base / name, base / f"{name}.log", cache))
                 return opened[-1].path
 
             def both(name: str, mnt: Path, command: str) -> None:
@@ -116,7 +118,8 @@ def main(argv=None) -> int:
             # nothing changed since the first mounts; outputs of tasks that ended less than SETTLE_SECONDS
             # ago may still be written (so not kept): a second mount as on a server whose runs are older
             time.sleep(max(0.0, settled + SETTLE_SECONDS + 1 - time.time()))
-            figures["second mount ls -lR"] = timed(proxy, ["ls", "-lR", str(mounted("d"))])
+            opened.pop(0).close()  # the first mount ends; the second finds what it kept on disk
+            figures["second mount ls -lR"] = timed(proxy, ["ls", "-lR", str(mounted("d", cache_of="a"))])
             print(f"second mount ls -lR: {figures['second mount ls -lR']}", flush=True)
     finally:
         for mount in opened:

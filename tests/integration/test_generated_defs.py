@@ -48,6 +48,22 @@ def directory_of(mnt: Path, path: str) -> Path:
     return here
 
 
+def differences(got: dict, expected: dict, made: list, suites_def: bytes) -> str:
+    """What a failed reload lacks or adds, with the generated text and the mount's text of those suites."""
+    missing = sorted(set(expected) - set(got))
+    extra = sorted(set(got) - set(expected))
+    changed = sorted(p for p in set(got) & set(expected) if got[p] != expected[p])
+    suites = {p.split("/")[1] for p in missing + extra + changed}
+    text = suites_def.decode(errors="replace")
+    parts = [f"missing {missing[:20]}, extra {extra[:20]}, kind changed {changed[:20]}"]
+    for suite in sorted(suites)[:2]:
+        generated = next((s.text for s in made if s.name == suite), "?")
+        start = text.find(f"suite {suite}\n")
+        served = text[start:text.find("endsuite", start) + 8] if start >= 0 else "(not in suites.def)"
+        parts.append(f"--- generated {suite}:\n{generated}\n--- .server/suites.def has:\n{served}")
+    return "\n".join(parts)
+
+
 def test_generated_definitions_on_a_real_server(tmp_path_factory):
     made = defs_grammar.generate(COUNT)
     assert len({s.name for s in made}) == COUNT
@@ -105,7 +121,8 @@ def test_generated_definitions_on_a_real_server(tmp_path_factory):
         done = again.cli(f"--load={reloaded}")
         assert done.returncode == 0, done.stderr.decode()
         # aliases are not part of a definition as ecflow_client --get prints it either (they are made by --alias)
-        assert {p: k for p, (k, _s) in nodes_of(again.port).items()} == {
-            p: k for p, (k, _s) in truth.items() if k != "alias"}
+        reloaded_nodes = {p: k for p, (k, _s) in nodes_of(again.port).items()}
+        expected = {p: k for p, (k, _s) in truth.items() if k != "alias"}
+        assert reloaded_nodes == expected, differences(reloaded_nodes, expected, made, suites_def)
     finally:
         again.stop()

@@ -469,7 +469,8 @@ class EcflowSession:
                 raise Unavailable(one_line(str(e))) from None
             raise Missing(one_line(str(e))) from None
         except OSError as e:
-            self.forget_definition()  # down, or restarted (as call() does)
+            if isinstance(e, ConnectionError):  # down, or restarted (as call() takes it)
+                self.forget_definition()
             raise Unavailable(f"{self.host}:{self.port}: {e.strerror or e}") from None
 
     def checked_bytes(self, path: str, file_type: str) -> bytes:
