@@ -96,6 +96,9 @@ def main(argv=None) -> int:
         settled = time.time()
         print(f"loaded {made.tasks} tasks, {made.with_output} with job output; link delay {args.delay} s each way",
               flush=True)
+        # as on a server whose runs ended a while ago: an output that ended less than SETTLE_SECONDS ago may
+        # still be written, so it is read again at every refresh and not kept on disk
+        time.sleep(max(0.0, settled + SETTLE_SECONDS + 1 - time.time()))
         with LatencyProxy(server.port, args.delay) as proxy:
             def mounted(name: str, cache_of: str = "") -> Path:
                 """Mount `name`, with the disk cache mount `cache_of` left (else an empty one of its own)."""
@@ -115,9 +118,6 @@ def main(argv=None) -> int:
             both("backup", mounted("c"), f"{BIN}/wffs-backup {{mnt}} {base}/backups")
             figures["ecflow_client --file, one process a file"] = client_way(proxy, made.plans)
             print(f"ecflow_client way: {figures['ecflow_client --file, one process a file']}", flush=True)
-            # nothing changed since the first mounts; outputs of tasks that ended less than SETTLE_SECONDS
-            # ago may still be written (so not kept): a second mount as on a server whose runs are older
-            time.sleep(max(0.0, settled + SETTLE_SECONDS + 1 - time.time()))
             opened.pop(0).close()  # the first mount ends; the second finds what it kept on disk
             figures["second mount ls -lR"] = timed(proxy, ["ls", "-lR", str(mounted("d", cache_of="a"))])
             print(f"second mount ls -lR: {figures['second mount ls -lR']}", flush=True)
