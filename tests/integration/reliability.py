@@ -1,7 +1,7 @@
 """Figures of the fault and load tests (operations that failed, recovery times, latencies).
 
 Tests call `record(test, **figures)`; the session prints them at the end and writes them to
-run/reliability.json, where README.rst's "Reliability" section takes its figures from.
+run/reliability.json, where docs/reliability.rst takes its figures from.
 """
 
 from __future__ import annotations

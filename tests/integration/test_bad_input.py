@@ -534,7 +534,7 @@ def mount_view(mount: Mount, settled: bool = True) -> dict:
     dirs, statuses, atts = set(), {}, set()
     for line in done.stdout.decode().split("\0")[:-1]:
         kind, rel = line.split(" ", 1)
-        if kind == "d":  # a directory that would clash with a sibling's file ends with CLASH_MARK (README)
+        if kind == "d":  # a directory that would clash with a sibling's file ends with CLASH_MARK (docs/layout.rst)
             rel = rel.removesuffix(layout.CLASH_MARK)
         head, _, file_name = rel.rpartition("/")
         rel = "/".join([p.removesuffix(layout.CLASH_MARK) for p in head.split("/") if p] + [file_name])
@@ -542,7 +542,7 @@ def mount_view(mount: Mount, settled: bool = True) -> dict:
             dirs.add("/" + rel)
             continue
         head, _, file_name = rel.rpartition("/")
-        stem, _dot, ext = file_name.rpartition(".")  # the extension is after the last dot (README)
+        stem, _dot, ext = file_name.rpartition(".")  # the extension is after the last dot (docs/layout.rst)
         node = "/" + "/".join(p for p in (head, stem) if p)
         if ext in layout.CODE_STATES:
             statuses.setdefault(node, []).append(ext)
@@ -613,7 +613,7 @@ def test_every_node_has_one_status_file_with_the_servers_state(names_server, sui
 @pytest.mark.parametrize("first, second", [("task", "family"), ("family", "task")])
 def test_a_family_named_like_a_siblings_status_file_hides_nothing(names_server, first, second):
     """ecFlow allows a task `a` and a family `a.que` side by side; the mount must show both: a.que (the
-    status file of the queued task a) and a.que~/ (the family, with its task x; README: name clashes)."""
+    status file of the queued task a) and a.que~/ (the family, with its task x; docs/layout.rst, name clashes)."""
     server, mount = names_server
     nodes = {"task": ("task", "a", "queued", False, ()), "family": ("family", "a.que", "", False,
                                                                    [("task", "x", "complete", False, ())])}

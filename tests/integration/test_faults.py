@@ -4,7 +4,7 @@ definition, the network stalled, wffs itself killed, one of several servers stal
 Each test runs shell tools on the mount in loops, each run with a deadline, across the fault, and checks
 that nothing hangs past the documented bound (a call that needs the server fails with EIO after at most
 twice --timeout; metadata never waits), that the mount survives and recovers, and records how many runs
-failed and how long recovery took (tests/integration/reliability.py, README.rst "Reliability").
+failed and how long recovery took (tests/integration/reliability.py, docs/reliability.rst).
 """
 
 from __future__ import annotations
