@@ -278,6 +278,8 @@ class Vfs:
         if entry.size is None and entry.kind in (Kind.TASK_FILE, Kind.NODE_TEXT):
             kinds = self._measured_with(entry) if entry.kind is Kind.TASK_FILE else (entry.file,)
             await self._measure_directory(tuple(components), kinds)
+            if self._remote():  # `ls -lR` of a remote server: the next directory is read while this one is listed
+                self._read_ahead(tuple(components), entry.file)
             name = self.names(components).get(file_name)  # the snapshot may have changed meanwhile
             if name is None:
                 raise NotFound(file_name)

@@ -530,7 +530,7 @@ class EcflowSession:
         return self.batch(items, one, (Missing, Inexact), in_flight=self.IN_FLIGHT if self.wire else 1)
 
     #: Requests on the wire that one reader has in flight.
-    IN_FLIGHT = 8
+    IN_FLIGHT = 16
 
     def manual_from_script(self, script: bytes, micro: str) -> Optional[bytes]:
         """A task's manual taken from its script as the server sent it, or None if only the server can tell
