@@ -8,9 +8,7 @@ RUN       := run
 
 .PHONY: setup apt demo stop test test-unit bench clean
 
-LIBRARIES := wffs/_dircache.so wffs/_fastopen.so
-
-setup: $(STAMP) $(LIBRARIES)
+setup: $(STAMP)
 
 # Debian packages: only the missing ones, quiet when all are there. fuse3 brings fusermount3, through
 # which a normal user mounts; it replaces libfuse 2's `fuse` and keeps a `fusermount` link to itself.
@@ -24,21 +22,12 @@ apt:
 	    DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-$(STAMP): setup.cfg pyproject.toml | apt
+# pip builds wffs's two small C libraries too (setup.py; optional: without gcc or libfuse3-dev wffs installs
+# and runs without them): a change of their source installs again.
+$(STAMP): setup.cfg setup.py pyproject.toml wffs/_dircache.c wffs/_fastopen.c | apt
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	@$(PY) -m pip install -q --disable-pip-version-check -e '.[test,cylc]'
 	@touch $@
-
-# pyfuse3 cannot ask the kernel to keep directory listings; this small library lets wffs do it
-# (wffs/fuse_binding.py, wffs/_dircache.c). Built against the installed libfuse3; a pattern, so that
-# the benchmark can build it in a revision it exported (make DIR/wffs/_dircache.so).
-%/_dircache.so: %/_dircache.c | apt
-	@gcc -O2 -Wall -shared -fPIC -o $@ $< -ldl
-
-# A warm `tar` is one open and one release per file; this library answers those of files whose content
-# the kernel holds in a thread of its own, without pyfuse3's loop (wffs/_fastopen.c). The same pattern.
-%/_fastopen.so: %/_fastopen.c | apt
-	@gcc -O2 -Wall -shared -fPIC -o $@ $< -ldl -lpthread
 
 demo: setup
 	@$(PY) scripts/demo.py start --dir $(RUN)/demo
@@ -53,7 +42,7 @@ test-unit: setup
 	@$(PY) -m pytest -q -m 'not integration'
 
 clean: stop
-	rm -rf $(VENV) $(RUN) *.egg-info $(LIBRARIES)
+	rm -rf $(VENV) $(RUN) *.egg-info build wffs/*.so
 
 # Benchmark (issue 11): wffs against tmpfs, the FUSE floor and the ecflow_client way; needs root.
 # Options: make bench BENCH_ARGS='--scale 1k --scale 10k --idle-seconds 60 --rounds 3 --out run/bench'

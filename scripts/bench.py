@@ -1180,8 +1180,9 @@ def wffs_source(spec: str, out: Path):
     tree = out / f"wffs-{commit}"
     if not (tree / "wffs").is_dir():
         tree.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit, "wffs", "Makefile"],
-                                   stdout=subprocess.PIPE)
+        paths = [p for p in ("wffs", "Makefile", "setup.py")
+                 if subprocess.run(["git", "-C", str(ROOT), "cat-file", "-e", f"{commit}:{p}"]).returncode == 0]
+        archive = subprocess.Popen(["git", "-C", str(ROOT), "archive", commit, *paths], stdout=subprocess.PIPE)
         subprocess.run(["tar", "xf", "-", "-C", str(tree)], stdin=archive.stdout, check=True)
         if archive.wait() != 0:
             raise SystemExit(f"bench: git archive {commit} failed")
@@ -1195,18 +1196,27 @@ LIBRARIES = ("_dircache", "_fastopen")
 
 
 def build_libraries(tree: Path) -> None:
-    """The C libraries of an exported revision, built by that revision's Makefile as its `make setup`
-    builds them: a revision is measured as a user who installed it runs it."""
+    """The C libraries of an exported revision, built as that revision's `make setup` builds them: by pip
+    (setup.py: in place, as `pip install -e` does) or, before, by its Makefile.  A revision is measured as
+    a user who installed it runs it."""
+    if (tree / "setup.py").exists():
+        subprocess.run([PY, "setup.py", "-q", "build_ext", "--inplace"], cwd=tree, check=True,
+                       stdout=subprocess.DEVNULL)
+        return
     targets = [f"wffs/{name}.so" for name in LIBRARIES if (tree / "wffs" / f"{name}.c").exists()]
     if targets:
         subprocess.run(["make", "-s", "-C", str(tree), *targets], check=True)
 
 
+def built(tree: Path, name: str) -> bool:
+    return any((tree / "wffs").glob(f"{name}*.so"))
+
+
 def listings_kept(tree: Path) -> str:
-    said = ("; the kernel keeps listings (wffs/_dircache.so)" if (tree / "wffs" / "_dircache.so").exists()
-            else "; the kernel does not keep listings (no wffs/_dircache.so)")
-    if (tree / "wffs" / "_fastopen.so").exists():
-        said += "; opens of files the kernel holds are answered without Python (wffs/_fastopen.so)"
+    said = ("; the kernel keeps listings (wffs/_dircache)" if built(tree, "_dircache")
+            else "; the kernel does not keep listings (no wffs/_dircache)")
+    if built(tree, "_fastopen"):
+        said += "; wffs/_fastopen built (it answers opens without Python with --fast-open, or before that option)"
     return said
 
 

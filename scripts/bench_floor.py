@@ -8,8 +8,8 @@ on MOUNTPOINT and serves it until unmounted or signalled (SIGINT, SIGTERM, SIGHU
 FUSE file system of wffs's shape costs on this kernel, with the choices wffs makes: pyfuse3 on trio,
 readdirplus (every readdir entry carries its full attributes, so `ls -l` needs no getattr per entry), the
 same 60 s entry and attribute timeouts, keep_cache on open, listings kept by the kernel (FOPEN_CACHE_DIR
-through wffs/fuse_binding.py, when wffs/_dircache.so is built; here they never change), pyfuse3's own
-loop (not wffs/_fastopen.so: every open and release goes through Python, as in any pyfuse3 file system),
+through wffs/fuse_binding.py, when wffs/_dircache is built; here they never change), pyfuse3's own
+loop (not wffs/_fastopen: every open and release goes through Python, as in any pyfuse3 file system),
 the same mount options (pyfuse3's defaults without default_permissions), and only the operations a reader
 needs. The benchmark divides wffs's times by this floor's: the ratio is what wffs itself adds.
 
@@ -30,9 +30,7 @@ from collections import Counter
 
 import trio
 
-# pyfuse3's own loop reads the device: wffs/_fastopen.so, which fuse_binding loads, stays out of the way
-# (it would add a hop to every request and answer none of the floor's opens)
-os.environ["WFFS_NO_FAST_OPEN"] = "1"
+# pyfuse3's own loop reads the device: wffs/_fastopen serves a session only when asked (--fast-open)
 
 from wffs.fuse_binding import CACHE_DIR_MARK, HANDLE_MARKS, KEEP_CACHE_MARK, pyfuse3  # noqa: E402
 

@@ -9,15 +9,19 @@
  * libfuse's own fuse_reply_open answers.  Every other reply passes unchanged.  The marks stay in the
  * handle number: pyfuse3's readdir and releasedir get the same number back.
  *
- * Built by `make setup` against the installed libfuse3's header (the struct's bit fields), without linking
- * libfuse3: loading this library must not load libfuse3 ahead of wffs/_fastopen.so (fuse_binding.py).
+ * Built by pip (setup.py) against the installed libfuse3's header (the struct's bit fields), without linking
+ * libfuse3: loading this library must not load libfuse3 ahead of wffs/_fastopen (fuse_binding.py).
  */
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 35
 #include <dlfcn.h>
 #include <errno.h>
-#include <fuse3/fuse_lowlevel.h>
 #include <stdint.h>
+/* fuse_reply_open is defined here: its declaration in libfuse's header is hidden, so that a change of it
+ * (as libfuse made fuse_session_fd's argument const) cannot stop this file from compiling. */
+#define fuse_reply_open wffs_libfuse_reply_open
+#include <fuse3/fuse_lowlevel.h>
+#undef fuse_reply_open
 
 #define WFFS_CACHE_DIR_MARK (UINT64_C(1) << 62)
 #define WFFS_KEEP_CACHE_MARK (UINT64_C(1) << 61)

@@ -24,9 +24,9 @@
  * a file's pages while such a handle may be reading them (the read holds the page lock the store waits
  * for, and that read waits for wffs).
  *
- * Built by `make setup` against the installed libfuse3's header and the kernel's <linux/fuse.h>, without
+ * Built by pip (setup.py) against the installed libfuse3's header and the kernel's <linux/fuse.h>, without
  * linking libfuse3: it finds libfuse3's functions when called (pyfuse3 has loaded it by then), so that
- * loading this library does not put libfuse3 ahead of it or of wffs/_dircache.so.
+ * loading this library does not put libfuse3 ahead of it or of wffs/_dircache.
  */
 #define _GNU_SOURCE
 #define FUSE_USE_VERSION 35
@@ -45,11 +45,23 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+/* The functions defined here are declared by libfuse's header, and their declarations change (libfuse
+ * made fuse_session_fd's argument const): hidden while the header is read, so that this file compiles
+ * against any libfuse 3 header.  The C calling convention is the same with or without const. */
+#define fuse_session_fd wffs_libfuse_session_fd
+#define fuse_session_receive_buf wffs_libfuse_session_receive_buf
+#define fuse_session_destroy wffs_libfuse_session_destroy
 #include <fuse3/fuse_lowlevel.h>
+#undef fuse_session_fd
+#undef fuse_session_receive_buf
+#undef fuse_session_destroy
 
 #define FAST_MARK (UINT64_C(1) << 60)
-/* libfuse's own read size (FUSE_MAX_MAX_PAGES pages and a header): the kernel's requests fit. */
-#define READ_SIZE (256 * 4096 + 4096)
+/* libfuse's own read size, FUSE_MAX_MAX_PAGES pages of this machine and a header: the kernel's requests
+ * fit (a smaller buffer than the max_write libfuse announced makes the kernel refuse the read). */
+#define MAX_PAGES 256
+#define HEADER_SIZE 4096
+static size_t read_size;
 #define SPIN_NS 150000L
 
 struct queued {
@@ -69,6 +81,7 @@ static struct {
     int ended;
     int stopping;             /* set by fuse_session_destroy */
     int enabled;
+    int permitted;            /* wffs_fast_permit: the reader may start at the next session */
     uint8_t *allowed;         /* per inode: its opens may be answered here */
     uint32_t *held;           /* per inode: handles answered here and not yet released */
     size_t inodes;            /* length of both arrays */
@@ -107,6 +120,15 @@ int wffs_fast_allow(uint64_t ino, int allow)
         st.allowed[ino] = allow != 0;
     pthread_mutex_unlock(&st.lock);
     return ok;
+}
+
+/* Whether the next session is served here: off unless wffs asks (--fast-open) and has checked that pyfuse3
+ * reaches this library's fuse_session_fd, fuse_session_receive_buf and fuse_session_destroy, all three. */
+void wffs_fast_permit(int on)
+{
+    pthread_mutex_lock(&st.lock);
+    st.permitted = on != 0;
+    pthread_mutex_unlock(&st.lock);
 }
 
 void wffs_fast_enable(int on)
@@ -228,7 +250,7 @@ static ssize_t next_request(char *buf)
     for (;;) {
         if (__atomic_load_n(&st.stopping, __ATOMIC_RELAXED))
             return -1;
-        ssize_t n = read(st.dev, buf, READ_SIZE);
+        ssize_t n = read(st.dev, buf, read_size);
         if (n >= 0)
             return n;
         if (errno == EINTR || errno == ENOENT)  /* ENOENT: the request was interrupted; read again */
@@ -250,7 +272,7 @@ static ssize_t next_request(char *buf)
 
 static void *read_requests(void *unused)
 {
-    char *buf = malloc(READ_SIZE);
+    char *buf = malloc(read_size);
     (void)unused;
     for (;;) {
         ssize_t n = buf ? next_request(buf) : -1;
@@ -286,6 +308,10 @@ typedef void (*exit_fn)(struct fuse_session *);
 
 static int start(struct fuse_session *se, int device)  /* with st.lock held */
 {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0 || device < 0)
+        return 0;
+    read_size = MAX_PAGES * (size_t)page + HEADER_SIZE;
     st.ended = st.stopping = 0;
     st.dev = fcntl(device, F_DUPFD_CLOEXEC, 0);
     st.ready = eventfd(0, EFD_SEMAPHORE | EFD_NONBLOCK | EFD_CLOEXEC);
@@ -313,10 +339,14 @@ static int start(struct fuse_session *se, int device)  /* with st.lock held */
 int fuse_session_fd(struct fuse_session *se)
 {
     session_fd_fn real = (session_fd_fn)libfuse("fuse_session_fd");
+    if (!real) {
+        errno = ENOSYS;
+        return -1;
+    }
     int device = real(se);
     int fd = device;
     pthread_mutex_lock(&st.lock);
-    if (st.se == NULL && getenv("WFFS_NO_FAST_OPEN") == NULL && start(se, device))
+    if (st.se == NULL && st.permitted && start(se, device))
         fd = st.ready;
     else if (st.se == se)
         fd = st.ready;
@@ -331,7 +361,7 @@ int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf)
         static receive_fn real;
         if (!real)
             real = (receive_fn)libfuse("fuse_session_receive_buf");
-        return real(se, buf);
+        return real ? real(se, buf) : -ENOSYS;
     }
     pthread_mutex_lock(&st.lock);
     struct queued *q = st.head;
@@ -345,14 +375,16 @@ int fuse_session_receive_buf(struct fuse_session *se, struct fuse_buf *buf)
     if (!q) {
         if (!ended)
             return -EINTR;  /* woken for a request another task took: pyfuse3 waits again */
-        ((exit_fn)libfuse("fuse_session_exit"))(se);
+        exit_fn session_exit = (exit_fn)libfuse("fuse_session_exit");
+        if (session_exit)
+            session_exit(se);
         return 0;
     }
     uint64_t count;
     if (read(st.ready, &count, sizeof count) < 0) {
     }
     if (!buf->mem)
-        buf->mem = malloc(READ_SIZE);  /* pyfuse3 keeps it across calls and frees it */
+        buf->mem = malloc(read_size);  /* pyfuse3 keeps it across calls and frees it */
     if (!buf->mem) {
         free(q);
         return -ENOMEM;
@@ -393,5 +425,7 @@ void fuse_session_destroy(struct fuse_session *se)
         }
         pthread_mutex_unlock(&st.lock);
     }
-    ((destroy_fn)libfuse("fuse_session_destroy"))(se);
+    destroy_fn destroy = (destroy_fn)libfuse("fuse_session_destroy");
+    if (destroy)
+        destroy(se);
 }

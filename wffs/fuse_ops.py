@@ -59,7 +59,7 @@ class Inodes:
 
 class StoredInodes:
     """The inodes whose content the kernel's page cache got from Operations._store and still holds as it
-    was: a later open of one for reading needs nothing from wffs, so wffs/_fastopen.so answers it (while
+    was: a later open of one for reading needs nothing from wffs, so wffs/_fastopen answers it (while
     the mount is in use, see Operations._use) without Python."""
 
     def __init__(self, fast: FastOpens):
@@ -104,7 +104,7 @@ class Operations(pyfuse3.Operations):
         self._dirs: dict[int, list] = {}  # fh -> listing of an open directory
         # path -> (the Vfs's entries, their names and attributes, the names the kernel's copy holds)
         self._listings: dict[tuple, tuple] = {}
-        # whether the kernel's copy of a listing is good (when wffs/_dircache.so is loaded)
+        # whether the kernel's copy of a listing is good (when wffs/_dircache is loaded)
         self.dir_cache = DirCache(keep_for=CACHE_SECONDS - 10) if DIR_CACHE else None
         # inodes whose content the kernel's page cache got from _store, until wffs drops it (a refresh
         # changed it) or a read shows the kernel let it go
@@ -126,7 +126,7 @@ class Operations(pyfuse3.Operations):
         self.fast.enable(True)  # every refresher polls now: the kernel's copies are kept fresh
 
     def uses_elsewhere(self) -> int:
-        """How many opens wffs/_fastopen.so answered so far: uses of the mount that _use does not see."""
+        """How many opens wffs/_fastopen answered so far: uses of the mount that _use does not see."""
         return self.fast.opens()
 
     def went_idle(self) -> None:
@@ -361,7 +361,7 @@ class Operations(pyfuse3.Operations):
         log = self._logs.get(fh)
         if log is not None:
             return log.read(off, size)
-        if fh & FAST_MARK:  # opened by wffs/_fastopen.so, and the kernel has let the stored pages go
+        if fh & FAST_MARK:  # opened by wffs/_fastopen, and the kernel has let the stored pages go
             inode = fh & ~FAST_MARK
             self._page_cache_missed(inode)
             return (await self._stored_content(inode))[off:off + size]
@@ -377,7 +377,7 @@ class Operations(pyfuse3.Operations):
             self.dir_cache.touched(self._parent_inode(self.inodes.path(inode)))
 
     async def _stored_content(self, inode: int) -> bytes:
-        """The content of a file opened by wffs/_fastopen.so: what was stored, which has not changed
+        """The content of a file opened by wffs/_fastopen: what was stored, which has not changed
         since the open, unless a refresh changed it since (then the new one, as with a local file that
         is rewritten while it is read)."""
         with errors():

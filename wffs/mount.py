@@ -54,7 +54,7 @@ class Remotes:
 
 def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, timeout: float, options,
           make_remote, read_only: bool = False, fsname: str = "wffs", disk_cache: int = file_cache.DEFAULT_BYTES,
-          script_age: float = DEFAULT_SCRIPT_AGE) -> None:
+          script_age: float = DEFAULT_SCRIPT_AGE, fast_open: bool = False) -> None:
     """Mount `backends` ({name: backend}), serve and always unmount; returns when unmounted or on
     SIGINT/SIGTERM/SIGHUP.  single: the one server's layout at the mount point, else MNT/<name>/."""
     tree = Tree({}, single=single)
@@ -87,6 +87,10 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
                 if DIR_CACHE_OFF:
                     log.warning("listings are not kept by the kernel (each is asked of wffs again): %s",
                                 DIR_CACHE_OFF)
+                if fast_open:
+                    why_not = FAST_OPENS.permit()
+                    if why_not:
+                        log.warning("--fast-open: not used: %s", why_not)
                 try:
                     pyfuse3.init(ops, mountpoint, fuse_options(options, fsname))
                 except RuntimeError as e:
@@ -101,9 +105,9 @@ def serve(backends: dict, mountpoint: str, *, single: bool, refresh: float, time
                     await backend.close()
 
     async def serve_mounted(nursery):
-        if not FAST_OPENS.serving():
-            log.warning("every open is answered by wffs's Python code (a warm tar or grep -r is slower): %s",
-                        FAST_OPENS.off or "WFFS_NO_FAST_OPEN is set, or wffs/_fastopen.so could not start")
+        if fast_open and not FAST_OPENS.serving():
+            log.warning("--fast-open: every open is answered by wffs's Python code: %s",
+                        FAST_OPENS.off or "wffs/_fastopen could not start its thread")
         try:
             await pyfuse3.main()
             nursery.cancel_scope.cancel()  # unmounted from outside

@@ -4,7 +4,7 @@ Polls every `interval` seconds while something used the mount within `idle_after
 caches hold entries for at most `idle_after` seconds (see fuse_ops), so whatever the kernel may still
 answer from its cache is covered by polling; once polling has stopped, the next call reaches wffs,
 wakes the refresher and waits (briefly) for a fresh view.  Calls answered without wffs's Python code (the
-opens wffs/_fastopen.so answers) are counted elsewhere: `uses_elsewhere` reads that count, and `on_idle`
+opens wffs/_fastopen answers) are counted elsewhere: `uses_elsewhere` reads that count, and `on_idle`
 tells the owner that polling stops, so that the next call comes to wffs again.
 """
 

@@ -3,7 +3,7 @@
     python -m tests.integration.counting_cli RECORD [--no-entry-notices] mount ...
 
 Each opendir, each readdir from a listing's start (one per listing read from wffs), each getattr, each open
-that reaches wffs's Python code (not those wffs/_fastopen.so answers) and each read appends a line to
+that reaches wffs's Python code (not those wffs/_fastopen answers) and each read appends a line to
 RECORD: "opendir s/f", "readdir s/f", "getattr s/f/a.att", "open s/f/a.att", "read s/f/a.att".
 --no-entry-notices keeps wffs from telling the kernel which names a refresh removed (as when the kernel
 has no dentry for them), so that only wffs's check at opendir keeps a changed listing from being served

@@ -131,13 +131,33 @@ def test_the_mount_says_when_listings_are_not_kept(scratch_server, tmp_path):
     load_scratch_suite(scratch_server)
     cli = ("-c", "import sys, pyfuse3; from wffs import cli; sys.argv[0] = 'wffs'; cli.main()")
     with Mount.start(scratch_server.port, tmp_path / "mnt", "--timeout", "2", cli=cli) as mount:
-        family = mount.path / "s/f"
-        assert "a.que" in os.listdir(family)
-        assert server_cli_ok(scratch_server, "--force=complete", "/s/f/a")
-        assert wait_until(lambda: "a.com" in os.listdir(family), FRESH_WITHIN, 0.05)
+        changes_are_seen(scratch_server, mount)
         assert "listings are not kept by the kernel" in mount.log_text()
         assert "pyfuse3 was imported before wffs.fuse_binding" in mount.log_text()
-        assert "every open is answered by wffs's Python code" in mount.log_text()
+
+
+def test_a_broken_library_is_not_used_and_the_mount_says_why(scratch_server, tmp_path):
+    """Libraries that do not load (here: garbage where they are looked for), with --fast-open asked for:
+    the mount comes up, serves, and its log says why each is off."""
+    load_scratch_suite(scratch_server)
+    broken = tmp_path / "native"
+    broken.mkdir()
+    for name in ("_dircache", "_fastopen"):
+        (broken / f"{name}.so").write_bytes(b"not a library")
+    env = {**os.environ, "WFFS_NATIVE_DIR": str(broken)}
+    with Mount.start(scratch_server.port, tmp_path / "mnt", "--timeout", "2", "--fast-open", env=env) as mount:
+        changes_are_seen(scratch_server, mount)
+        assert "listings are not kept by the kernel (each is asked of wffs again): _dircache.so cannot be " \
+               "loaded: " in mount.log_text()
+        assert "--fast-open: not used: _fastopen.so cannot be loaded: " in mount.log_text()
+
+
+def changes_are_seen(server, mount) -> None:
+    family = mount.path / "s/f"
+    assert "a.que" in os.listdir(family)
+    assert server_cli_ok(server, "--force=complete", "/s/f/a")
+    assert wait_until(lambda: "a.com" in os.listdir(family), FRESH_WITHIN, 0.05)
+    assert (family / "a.att").read_bytes().startswith(b"path /s/f/a")
 
 
 def server_cli_ok(server, *args) -> bool:

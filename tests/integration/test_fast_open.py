@@ -1,6 +1,7 @@
-"""Opens answered without Python (wffs/_fastopen.c): once a file's content is in the kernel's page cache,
-its opens never reach wffs's Python code, until the content changes on the server or the kernel lets the
-pages go; what is read is always the server's content as wffs last saw it."""
+"""Opens answered without Python (wffs/_fastopen.c, `wffs mount --fast-open`): once a file's content is in
+the kernel's page cache, its opens never reach wffs's Python code, until the content changes on the server
+or the kernel lets the pages go; what is read is always the server's content as wffs last saw it.  Without
+the option (the default) every open reaches wffs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .test_mount_live import FRESH_WITHIN, load_scratch_suite
 pytestmark = pytest.mark.integration
 
 
-def counted_mount(server, tmp_path, env=None):
+def counted_mount(server, tmp_path, *extra, env=None):
     """(mount, requests(what, where)) of a mount whose requests reaching wffs are recorded."""
     record = tmp_path / "requests"
     record.touch()
@@ -23,7 +24,7 @@ def counted_mount(server, tmp_path, env=None):
     def requests(what: str, where: str) -> int:
         return record.read_text().splitlines().count(f"{what} {where}")
 
-    mount = Mount.start(server.port, tmp_path / "mnt", "--timeout", "2", cli=COUNTING_CLI + (str(record),),
+    mount = Mount.start(server.port, tmp_path / "mnt", "--timeout", "2", *extra, cli=COUNTING_CLI + (str(record),),
                         env=env)
     return mount, requests
 
@@ -35,7 +36,7 @@ def read(path) -> bytes:
 
 def test_a_file_the_kernel_holds_is_opened_without_wffs_until_it_changes(scratch_server, tmp_path):
     client = load_scratch_suite(scratch_server)
-    mount, requests = counted_mount(scratch_server, tmp_path)
+    mount, requests = counted_mount(scratch_server, tmp_path, "--fast-open")
     with mount:
         att = mount.path / "s/f/a.att"
         first = read(att)
@@ -62,18 +63,31 @@ def test_a_file_the_kernel_holds_is_opened_without_wffs_until_it_changes(scratch
         for _ in range(3):
             assert read(att) == changed
         assert requests("open", "s/f/a.att") == opened  # ... and without it again
-        assert "every open is answered by wffs's Python code" not in mount.log_text()
+        assert "--fast-open" not in mount.log_text()  # neither "not used" nor "every open is answered ..."
 
 
-def test_without_the_library_every_open_reaches_wffs(scratch_server, tmp_path):
-    """WFFS_NO_FAST_OPEN (or a library that is not built): the same answers, each open through wffs."""
+def test_by_default_every_open_reaches_wffs(scratch_server, tmp_path):
     load_scratch_suite(scratch_server)
-    mount, requests = counted_mount(scratch_server, tmp_path, env=dict(os.environ, WFFS_NO_FAST_OPEN="1"))
+    mount, requests = counted_mount(scratch_server, tmp_path)
     with mount:
         att = mount.path / "s/f/a.att"
         first = read(att)
         for _ in range(4):
             assert read(att) == first
         assert requests("open", "s/f/a.att") == 5
-        assert "every open is answered by wffs's Python code" in mount.log_text()
-        assert "WFFS_NO_FAST_OPEN is set" in mount.log_text()
+        assert "--fast-open" not in mount.log_text()
+
+
+def test_asked_for_without_the_library_every_open_reaches_wffs_and_the_log_says_why(scratch_server, tmp_path):
+    """--fast-open where the library cannot be used (here WFFS_NO_NATIVE): the same answers, each open
+    through wffs, and a line in the log."""
+    load_scratch_suite(scratch_server)
+    mount, requests = counted_mount(scratch_server, tmp_path, "--fast-open",
+                                    env=dict(os.environ, WFFS_NO_NATIVE="1"))
+    with mount:
+        att = mount.path / "s/f/a.att"
+        first = read(att)
+        for _ in range(4):
+            assert read(att) == first
+        assert requests("open", "s/f/a.att") == 5
+        assert "--fast-open: not used: WFFS_NO_NATIVE is set" in mount.log_text()

@@ -178,7 +178,7 @@ def test_a_file_opened_is_handed_to_the_page_cache_once_per_content(monkeypatch)
 
 
 class FakeFastOpens:
-    """wffs/_fastopen.so as wffs sees it: which inodes it may answer, whether it answers at all, and the
+    """wffs/_fastopen as wffs sees it: which inodes it may answer, whether it answers at all, and the
     handles it would hold; `open` is what it does with an open that comes to it."""
 
     def __init__(self):

@@ -1,5 +1,5 @@
 """wffs.refresher.Refresher: polls while the mount is used, also through calls that never reach wffs's
-Python code (the opens wffs/_fastopen.so answers), and says when it stops."""
+Python code (the opens wffs/_fastopen answers), and says when it stops."""
 
 from __future__ import annotations
 
