@@ -45,7 +45,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 
 from wffs import mounts
 from wffs.backend.protocol import PRIVATE_DIR_ENV  # noqa: E402
-from wffs.devserver import EcflowServer  # noqa: E402
+from testbed.devserver import EcflowServer  # noqa: E402
 from bench_report import (COMMANDS, META, POLL, REFRESH, TAR_EXCLUDE, WFFS_IDLE_AFTER, Report,  # noqa: E402
                           fmt_s, goals, median, per_k_table, print_scale)
 from bench_wire import CountingForwarder, wire_delta  # noqa: E402

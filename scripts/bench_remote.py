@@ -27,7 +27,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 import gen_suite  # noqa: E402
 from latency_proxy import LatencyProxy  # noqa: E402
 from wffs import mounts  # noqa: E402
-from wffs.devserver import EcflowServer  # noqa: E402
+from testbed.devserver import EcflowServer  # noqa: E402
 from wffs.vfs import SETTLE_SECONDS  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # demo_suite, and wffs from a checkout
 
 from demo_suite import SUITE, load_demo, wait_until_settled  # noqa: E402
-from wffs.devserver import EcflowServer, free_port, is_devserver, kill_jobs, ping, stop_server  # noqa: E402
+from testbed.devserver import EcflowServer, free_port, is_devserver, kill_jobs, ping, stop_server  # noqa: E402
 
 STATE = "state.json"
 #: where wffs-grep and wffs-backup are (the venv of `make demo`)

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(ROOT))
 
-from wffs.devserver import states_of  # noqa: E402
+from testbed.devserver import states_of  # noqa: E402
 
 SUITE = "demo"
 ABORT_LINE = "ERROR: disk quota exceeded"

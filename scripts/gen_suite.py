@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from demo_suite import suite_variables, write_includes  # noqa: E402
-from wffs.devserver import EcflowServer  # noqa: E402
+from testbed.devserver import EcflowServer  # noqa: E402
 
 ERROR_LINE = "ERROR: something failed"
 RAN_FRACTION = 0.10

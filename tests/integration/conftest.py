@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from wffs.devserver import EcflowServer
+from testbed.devserver import EcflowServer
 
 from .mounting import Mount
 

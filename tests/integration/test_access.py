@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from wffs.devserver import EcflowServer, free_port
+from testbed.devserver import EcflowServer, free_port
 
 from .mounting import Mount, run, wait_until
 from .test_mount_live import load_scratch_suite

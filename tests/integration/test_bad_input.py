@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from wffs import layout
-from wffs.devserver import EcflowServer
+from testbed.devserver import EcflowServer
 
 from .mounting import Mount, run, wait_until
 

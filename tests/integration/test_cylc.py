@@ -1,7 +1,7 @@
 """Issue 14: a real Cylc 8 workflow (a real scheduler, real local jobs) mounted with `wffs mount cylc://ID`.
 
 One workflow and one mount for the module (the scheduler takes ~15 s to settle); the tests that change
-states run last, in file order.  The workflow (wffs.cylcdev.SMALL_FLOW) has two integer cycles of: prep =>
+states run last, in file order.  The workflow (testbed.cylcdev.SMALL_FLOW) has two integer cycles of: prep =>
 FAM (a, b) => done, a task `bad` that fails twice (one retry), a `long` one that runs for 10 minutes,
 `held_one`, held in cycle 1 before anything ran, and `never`, which waits for `bad` to succeed.
 """
@@ -19,8 +19,8 @@ import pytest
 from wffs import layout
 from wffs.backend import protocol
 from wffs.backend.cylc_map import STATE_MAP
-from wffs.cylcdev import CylcWorkflow, marked_pids
-from wffs.devserver import EcflowServer, state_of
+from testbed.cylcdev import CylcWorkflow, marked_pids
+from testbed.devserver import EcflowServer, state_of
 
 from .mounting import ROOT, Mount, run, wait_until
 

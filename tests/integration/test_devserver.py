@@ -1,4 +1,4 @@
-"""A real ecflow_server (wffs.devserver) running the demo suite's real jobs."""
+"""A real ecflow_server (testbed.devserver) running the demo suite's real jobs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ if str(ROOT / "scripts") not in sys.path:
 pytest.importorskip("ecflow")
 
 import demo_suite  # noqa: E402
-from wffs.devserver import EcflowServer, free_port, marked_pids, state_of  # noqa: E402
+from testbed.devserver import EcflowServer, free_port, marked_pids, state_of  # noqa: E402
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 

@@ -17,7 +17,7 @@ import ecflow
 import pytest
 
 from wffs import layout
-from wffs.devserver import EcflowServer
+from testbed.devserver import EcflowServer
 
 from . import ecflow_ui_suite
 from .mounting import Mount, file_from_server

@@ -288,7 +288,7 @@ def test_wffs_killed_during_find_then_mounted_again(scratch_server, tmp_path):
 
 
 def test_one_of_several_servers_stalled_while_the_others_are_read(tmp_path):
-    from wffs.devserver import EcflowServer
+    from testbed.devserver import EcflowServer
 
     servers = [EcflowServer(tmp_path / f"home{i}") for i in range(3)]
     try:

@@ -12,7 +12,7 @@ from pathlib import Path
 import ecflow
 
 from wffs import layout
-from wffs.devserver import EcflowServer
+from testbed.devserver import EcflowServer
 
 from . import defs_grammar
 from .mounting import Mount, run

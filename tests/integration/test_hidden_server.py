@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from wffs.devserver import EcflowServer, client_cli, states_of
+from testbed.devserver import EcflowServer, client_cli, states_of
 
 from . import conftest
 from .mounting import Mount, file_from_server, run, wait_until

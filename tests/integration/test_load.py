@@ -34,7 +34,7 @@ STATUS = re.compile(r"^(.*)\.(" + "|".join(layout.STATE_CODES.values()) + r")$")
 
 @pytest.fixture(scope="module")
 def big(tmp_path_factory):
-    from wffs.devserver import EcflowServer
+    from testbed.devserver import EcflowServer
 
     server = EcflowServer(tmp_path_factory.mktemp("load") / "home")
     server.start()

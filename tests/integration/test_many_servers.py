@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from wffs.devserver import EcflowServer, free_port
+from testbed.devserver import EcflowServer, free_port
 
 from .mounting import ROOT, run, wait_until
 from .test_mount_live import load_held_suite, load_scratch_suite

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from wffs.devserver import EcflowServer, state_of
+from testbed.devserver import EcflowServer, state_of
 
 from . import conftest
 from .mounting import Mount, run, wait_until
@@ -356,7 +356,7 @@ def guarded_remote(tmp_path):
     """A remote that checks the password of user `ops` (ecFlow 5.9's custom password file)."""
     import socket
 
-    from wffs.devserver import free_port
+    from testbed.devserver import free_port
 
     home = tmp_path / "guarded"
     home.mkdir()

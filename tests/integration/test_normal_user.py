@@ -157,7 +157,7 @@ def test_a_mount_point_already_mounted(user, demo_server):
 
 
 def test_an_unreachable_server_mounts_and_says_so(user):
-    from wffs.devserver import free_port
+    from testbed.devserver import free_port
 
     mnt = user.mkdir("ecf")
     port = free_port()

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from wffs.devserver import EcflowServer, client_cli, make_certificates
+from testbed.devserver import EcflowServer, client_cli, make_certificates
 
 from .mounting import ROOT, Mount, run, wait_until
 

@@ -22,8 +22,8 @@ import textwrap
 from pathlib import Path
 from typing import Optional
 
-from wffs import devserver
-from wffs.devserver import wait_for
+from testbed import devserver
+from testbed.devserver import wait_for
 
 MARKER = "WFFS_CYLCDEV_HOME"
 
