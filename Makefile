@@ -35,8 +35,15 @@ demo: setup
 stop: setup
 	@$(PY) scripts/demo.py stop --dir $(RUN)/demo
 
+# The whole suite; then the mount tests once more without the C libraries (WFFS_NO_NATIVE): wffs must
+# behave the same without them (a machine where pip could not build them). The tests of the libraries
+# themselves (test_dir_cache, test_fast_open, test_fuse_binding) check both ways in the first run.
+NO_NATIVE_TESTS := tests/integration/test_mount_live.py tests/integration/test_tools.py \
+                   tests/integration/test_access.py tests/integration/test_mc.py tests/integration/test_bad_input.py
 test: setup
-	@$(PY) -m pytest -q
+	@$(PY) -m pytest -q --durations=12
+	@echo "wffs: the mount tests again, without the C libraries (WFFS_NO_NATIVE=1)"
+	@WFFS_NO_NATIVE=1 $(PY) -m pytest -q $(NO_NATIVE_TESTS)
 
 test-unit: setup
 	@$(PY) -m pytest -q -m 'not integration'
@@ -56,6 +63,11 @@ bench: bench-setup
 
 # The remote mode: a server whose files this machine cannot see, behind a link that delays each direction
 # (needs root). Options: make bench-remote BENCH_REMOTE_ARGS='--families 200 --delay 0.005'
+# CPU a mount costs per request (default and --fast-open) and when idle.
+.PHONY: bench-cpu
+bench-cpu: bench-setup
+	@$(PY) scripts/bench_cpu.py $(BENCH_CPU_ARGS)
+
 .PHONY: bench-remote
 bench-remote: bench-setup
 	@$(PY) scripts/bench_remote.py $(BENCH_REMOTE_ARGS)

@@ -65,7 +65,10 @@ counts, seconds = collections.Counter(), collections.Counter()
 path = sys.argv[1]
 sys.argv = ["wffs"] + sys.argv[2:]
 from wffs import fuse_ops
-from wffs.backend import ecflow as backend
+try:
+    from wffs.backend.ecflow.backend import EcflowBackend
+except ImportError:  # a revision from before wffs/backend/ecflow/
+    from wffs.backend.ecflow import EcflowBackend
 def wrap(label, fn, by_kind=False):
     async def counted(self, *a, **k):
         kind = a[1] if by_kind and len(a) > 1 and isinstance(a[1], str) and len(a[1]) <= 12 else None
@@ -83,9 +86,9 @@ for name in ("lookup", "getattr", "opendir", "readdir", "releasedir", "open", "r
     if fn is not None:
         setattr(fuse_ops.Operations, name, wrap("fuse." + name, fn))
 import inspect
-for name, fn in list(vars(backend.EcflowBackend).items()):
+for name, fn in list(vars(EcflowBackend).items()):
     if inspect.iscoroutinefunction(fn) and not name.startswith("_") and name != "close":
-        setattr(backend.EcflowBackend, name, wrap("backend." + name, fn, by_kind=True))
+        setattr(EcflowBackend, name, wrap("backend." + name, fn, by_kind=True))
 def dump(*_):
     with open(path, "w") as f:
         json.dump({"counts": counts, "seconds": seconds}, f)
@@ -228,6 +231,14 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+#: The ecFlow worker's module, as this revision and as earlier ones (measured with --wffs REV) run it.
+ECFLOW_WORKERS = ("wffs.backend.ecflow.worker", "wffs.backend.ecflow_worker")
+
+
+def is_ecflow_worker(command: str) -> bool:
+    return any(module in command for module in ECFLOW_WORKERS)
+
+
 def worker_dir(pid: int) -> str:
     """The private directory of a wffs worker process (its WFFS_WORKER_DIR), '' if unknown."""
     try:
@@ -350,7 +361,7 @@ class FuseProc:
                 raise RuntimeError(f"{self.label}: {self.mnt} still lists no suite after {timeout:.0f} s")
             time.sleep(0.02)
         self.mount_seconds = time.perf_counter() - started
-        workers = [p for p in children(self.proc.pid) if "ecflow_worker" in cmdline(p)]
+        workers = [p for p in children(self.proc.pid) if is_ecflow_worker(cmdline(p))]
         self.worker = workers[0] if workers else None
         return self
 
@@ -384,7 +395,7 @@ class FuseProc:
             kill_group(self.proc)
         if mounts.is_mounted(str(self.mnt)):
             mounts.unmount(str(self.mnt), lazy=True, timeout=10)
-        if self.worker and os.path.exists(f"/proc/{self.worker}") and "ecflow_worker" in cmdline(self.worker):
+        if self.worker and os.path.exists(f"/proc/{self.worker}") and is_ecflow_worker(cmdline(self.worker)):
             private = worker_dir(self.worker)  # the mount removes it when it stops its worker; here it cannot
             try:
                 os.kill(self.worker, signal.SIGKILL)

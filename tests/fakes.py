@@ -1,7 +1,7 @@
 """An in-memory Backend for unit tests of pure logic: no server, no worker process, no FUSE.
 
 FakeBackend implements wffs.backend.base.Backend over a small tree held in dicts and answers changes()
-with deltas in the record format of wffs.backend.ecflow_worker.EcflowSession.delta()/record():
+with deltas in the record format of wffs.backend.ecflow.sync.DefinitionSync.delta()/record():
 
     {'full': bool, 'records': [record], 'removed': [path], 'server': {'state', 'version', 'suites'}}
     record = {'path', 'kind', 'state', 'suspended', 'since', 'att': bytes, 'children': (names,),

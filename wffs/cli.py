@@ -12,7 +12,7 @@ import time
 import click
 
 from wffs import __version__, config, mounts, preflight, user_cache
-from wffs.backend import local_proof
+from wffs.backend.ecflow import local_proof
 from wffs.config import ServerConfig
 
 SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
@@ -122,7 +122,7 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
     elif target and target[0].startswith("cylc://"):  # a Cylc 8 workflow
         if len(target) != 2:
             raise click.UsageError("expected cylc://WORKFLOW_ID MOUNTPOINT")
-        from wffs.backend.cylc import workflow_of
+        from wffs.backend.cylc.backend import workflow_of
         try:
             workflow = workflow_of(target[0])
         except ValueError:
@@ -137,8 +137,8 @@ def mount(target, config_file, foreground, refresh, timeout, max_file_size, opti
         background(mnt, log_file, timeout)
         return
     setup_logging(debug, log_file)
-    from wffs.backend.cylc import CylcBackend
-    from wffs.backend.ecflow import EcflowBackend
+    from wffs.backend.cylc.backend import CylcBackend
+    from wffs.backend.ecflow.backend import EcflowBackend
     from wffs.mount import MountFailed, serve
 
     def make_backend(s):

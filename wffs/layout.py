@@ -10,6 +10,8 @@ import enum
 import re
 from typing import Iterable, NamedTuple
 
+from wffs.backend import base
+
 #: Displayed state -> status-file extension.  Suspended wins, as in ecflow_ui.
 STATE_CODES = {
     "unknown": "unk",
@@ -37,9 +39,9 @@ WAITING_STATES = ("queued", "unknown")
 #: A suite's or family's definition as text.
 DEF = "def"
 
-#: Server-provided files of a task, in listing order (the status file and .att come first).
-#: "err" is a Cylc job's stderr (ecFlow tasks never have it).
-TASK_FILE_KINDS = ("ecf", "job", "out", "err", "man")
+#: Server-provided files of a task, in listing order (the status file and .att come first): defined with
+#: the backends' interface, which reads them.
+TASK_FILE_KINDS = base.TASK_FILE_KINDS
 #: A Cylc task's earlier submits: kinds "01.job", "01.out", "01.err" ..., listed after TASK_FILE_KINDS in name
 #: order as `<task>.01.out` (Cylc task names hold no dots, so these never clash with another task's files).
 EARLIER_SUBMIT = re.compile(r"[0-9]{2,}\.(job|out|err)\Z")

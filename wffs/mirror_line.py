@@ -18,6 +18,8 @@ import shlex
 from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
+from wffs.backend.base import MirrorLineError
+
 DEFAULT_HOST = "localhost"
 DEFAULT_PORT = "3141"
 DEFAULT_POLLING = "120"
@@ -49,10 +51,6 @@ DEFAULT_VARIABLES = {
 CYLC_WORKFLOW = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/-]*\Z")
 CYLC_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+:-]*\Z")
 BUILTIN_DEFAULTS = {"remote_host": DEFAULT_HOST, "remote_port": DEFAULT_PORT, "polling": DEFAULT_POLLING}
-
-
-class MirrorLineError(ValueError):
-    """The line cannot be accepted; the message says why, for the user."""
 
 
 @dataclass(frozen=True)

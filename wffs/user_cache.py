@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import os
 
-
-def directory() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "wffs")
+from wffs.backend.user_cache import directory
 
 
 def made() -> str:

@@ -18,7 +18,7 @@ import pytest
 
 from wffs import layout
 from wffs.backend import protocol
-from wffs.backend.cylc_map import STATE_MAP
+from wffs.backend.cylc.map import STATE_MAP
 from testbed.cylcdev import CylcWorkflow, marked_pids
 from testbed.devserver import EcflowServer, state_of
 
@@ -176,7 +176,7 @@ def test_a_first_sync_says_the_scheduler_answered(workflow):
     """Ahead of its first answer the worker says the scheduler answered, so that a mount waits for a big
     workflow's first view instead of taking the scheduler as hung (see wffs.mount.first_view)."""
     requests = protocol.encode(("sync", ())) * 2  # then stdin closes: the worker answers both and exits
-    done = subprocess.run([sys.executable, "-m", "wffs.backend.cylc_worker", workflow.name], input=requests,
+    done = subprocess.run([sys.executable, "-m", "wffs.backend.cylc.worker", workflow.name], input=requests,
                           capture_output=True, cwd=ROOT, env=workflow.env(marked=False), timeout=60)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     frames = protocol.FrameBuffer()

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from wffs import mounts
-from wffs.backend import script_manuals
+from wffs.backend.ecflow import script_manuals
 
 from .mounting import ROOT, Mount, run, wait_until
 

@@ -1,7 +1,7 @@
 """A stand-in backend worker for WorkerProcess tests: the ecflow worker's stdin/stdout framing, toy ops.
 
 Run as `python -m tests.unit.echo_worker`.  Requests are (op, args); answers ('ok', value) or
-('err', kind, text), as wffs.backend.ecflow_worker.serve() sends them.
+('err', kind, text), as wffs.backend.protocol.serve() sends them.
 
     echo X        -> X
     pid           -> this process's id

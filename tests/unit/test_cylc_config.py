@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from wffs import cli
-from wffs.backend.cylc import workflow_of
+from wffs.backend.cylc.backend import workflow_of
 from wffs.config import ConfigError, ServerConfig, parse
 from wffs.mirror_line import MirrorLineError, parse as parse_line, resolve
 

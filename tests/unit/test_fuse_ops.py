@@ -9,7 +9,7 @@ import os
 import trio
 
 from tests.fakes import FakeBackend
-from wffs import fuse_ops
+from wffs import fuse_ops, kernel_cache
 from wffs.fuse_binding import CACHE_DIR_MARK, KEEP_CACHE_MARK, pyfuse3
 from wffs.fuse_ops import Operations
 from wffs.tree import Tree
@@ -19,7 +19,7 @@ from wffs.vfs import Vfs
 def without_a_kernel(monkeypatch, forgotten: list, stored: list | None = None) -> None:
     """The kernel's cache notifications: the inodes it is told to forget go to `forgotten`, the contents
     handed to its page cache to `stored` ((inode, offset, data))."""
-    monkeypatch.setattr(fuse_ops, "invalidate_inodes", forgotten.extend)
+    monkeypatch.setattr(kernel_cache, "invalidate_inodes", forgotten.extend)
     monkeypatch.setattr(pyfuse3, "invalidate_entry_async", lambda *args, **kwargs: None)
     monkeypatch.setattr(pyfuse3, "notify_store", lambda *args: (stored if stored is not None else []).append(args))
 

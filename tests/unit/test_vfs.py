@@ -791,3 +791,18 @@ def test_server_events_grow_with_state_changes():
         assert await vfs.refresh_once()
         assert event_lines(vfs.events.read(0, len(vfs.events)))[-1][1:] == ["/s/f/t1", "com", "abo"]
     run(main)
+
+
+
+# ---- the module's names -----------------------------------------------------------------------------
+def test_names_other_modules_import_from_vfs_stay_there():
+    """They live in smaller modules now; wffs.vfs still hands them out."""
+    import wffs.vfs
+    from wffs import entry, freshness, server_status, vfs_errors
+
+    assert wffs.vfs.Entry is entry.Entry and wffs.vfs.ServerStatus is server_status.ServerStatus
+    assert (wffs.vfs.NotFound, wffs.vfs.NotADir, wffs.vfs.InvalidControl) == (
+        vfs_errors.NotFound, vfs_errors.NotADir, vfs_errors.InvalidControl)
+    for name in ("CACHE_SECONDS", "SETTLE_SECONDS", "DEFAULT_SCRIPT_AGE", "EDITED_IN_PLACE", "RUNNING_STATES",
+                 "being_written"):
+        assert getattr(wffs.vfs, name) is getattr(freshness, name)

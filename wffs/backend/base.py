@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from typing import Optional, Protocol
 
+#: Server-provided files of a task, in listing order (the status file and .att come first).
+#: "err" is a Cylc job's stderr (ecFlow tasks never have it).  (wffs.layout shows them as files.)
+TASK_FILE_KINDS = ("ecf", "job", "out", "err", "man")
+
 
 class ServerUnavailable(Exception):
     """The server did not answer in time, or refused: the caller shows the last known tree and an error."""
@@ -25,6 +29,11 @@ class ContentInexact(Exception):
     """The server has the file but cannot send its exact bytes: the read fails (EIO) rather than lie."""
 
 
+class MirrorLineError(ValueError):
+    """A mirror line cannot be accepted; the message says why, for the user.  (Here rather than in
+    wffs.mirror_line, which re-exports it, so that a backend can refuse a mirror without importing upward.)"""
+
+
 class Backend(Protocol):
     name: str  # "host:port", for messages
 
@@ -35,7 +44,7 @@ class Backend(Protocol):
         """
 
     async def read(self, path: str, kind: str) -> bytes:
-        """Content of a task file (kind in layout.TASK_FILE_KINDS), exact bytes; NotProvided if none."""
+        """Content of a task file (kind in TASK_FILE_KINDS), exact bytes; NotProvided if none."""
 
     async def read_many(self, items: list) -> dict:
         """Several task files or node texts (why, def) at once, {(path, kind): bytes}; unreadable ones are

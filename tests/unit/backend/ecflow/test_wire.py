@@ -1,4 +1,4 @@
-"""wffs.backend.ecflow_wire: the file request as ecflow_client 5 frames it, and its replies read exactly."""
+"""wffs.backend.ecflow.wire: the file request as ecflow_client 5 frames it, and its replies read exactly."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from wffs.backend import ecflow_wire
-from wffs.backend.ecflow_wire import NotSpoken, ServerRefused, parse_reply, request
+from wffs.backend.ecflow import wire as ecflow_wire
+from wffs.backend.ecflow.wire import NotSpoken, ServerRefused, parse_reply, request
 
 
 def framed(message: dict) -> bytes:

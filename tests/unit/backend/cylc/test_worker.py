@@ -12,8 +12,9 @@ import sqlite3
 
 import pytest
 
-from wffs.backend import cylc_worker
-from wffs.backend.cylc_worker import CylcSession, Missing, inherits_of, parse_time
+from wffs.backend.cylc.database import inherits_of, parse_time
+from wffs.backend.cylc.session import CylcSession
+from wffs.backend.protocol import Missing, Unavailable
 
 FLOW = """\
 [scheduling]
@@ -141,7 +142,7 @@ def test_a_database_change_is_a_change(session):
 
 def test_a_missing_workflow_is_unavailable(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
-    with pytest.raises(cylc_worker.Unavailable):
+    with pytest.raises(Unavailable):
         CylcSession("nope", 1 << 20, 1.0).op_sync()
 
 
@@ -177,7 +178,7 @@ def test_the_backend_reads_job_files_itself(session):
     import trio
 
     from wffs.backend.base import NotProvided
-    from wffs.backend.cylc import CylcBackend
+    from wffs.backend.cylc.backend import CylcBackend
 
     delta = session.op_sync()
     backend = CylcBackend("wf", timeout=2.0)

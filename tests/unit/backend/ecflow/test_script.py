@@ -1,4 +1,4 @@
-"""wffs.backend.ecf_script: a manual taken from the script on disk only when it is exactly the server's.
+"""wffs.backend.ecflow.script: a manual taken from the script on disk only when it is exactly the server's.
 
 The expected values are what ecFlow 5.9.2's `ecflow_client --file PATH manual` returned for the same
 scripts (less the newline the command appends); None means only the server can tell.
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wffs.backend import ecf_script
-from wffs.backend.ecf_script import IncludeCheck, directive, manual_of
+from wffs.backend.ecflow import script as ecf_script
+from wffs.backend.ecflow.script import IncludeCheck, directive, manual_of
 
 SERVER_SAID = [
     (b"%manual\nman text\n  indented\n%end\necho bye\n", b"man text\n  indented\n"),

@@ -1,4 +1,4 @@
-"""The Cylc 8 backend: the mount's side of a Cylc worker process (see cylc_worker).
+"""The Cylc 8 backend: the mount's side of a Cylc worker process (see worker.py).
 
 Mounted as `wffs mount cylc://WORKFLOW_ID MNT`; the workflow is found as `cylc` finds it
 (~/cylc-run/WORKFLOW_ID, the contact file there names the scheduler's host and port).
@@ -10,12 +10,14 @@ import inspect
 
 import trio
 
-from wffs.backend import capped, cylc_worker
-from wffs.backend.base import NotProvided, ServerUnavailable
+from wffs.backend import capped
+from wffs.backend.base import MirrorLineError, NotProvided, ServerUnavailable
+from wffs.backend.cylc.reads import job_file
 from wffs.backend.worker import WorkerBackend, WorkerProcess
-from wffs.mirror_line import MirrorLineError
 
 SCHEME = "cylc://"
+#: The worker's module, run as `python -m`.
+WORKER = "wffs.backend.cylc.worker"
 
 
 def workflow_of(target: str) -> str:
@@ -36,7 +38,7 @@ NODE_TEXTS = ("why", "def")
 
 
 class CylcBackend(WorkerBackend):
-    #: job files are read from the run directory here, not through the scheduler (see Vfs._ask)
+    #: job files are read from the run directory here, not through the scheduler (see ServerStatus.ask)
     reads_job_files_from_disk = True
 
     def __init__(self, workflow: str, *, timeout: float = 5.0, max_file_size: int = 64 << 20):
@@ -46,7 +48,7 @@ class CylcBackend(WorkerBackend):
         # each scheduler request must end well within the worker's deadline (a sync makes two)
         request_timeout = max(0.5, min(timeout / 2.5, 10.0))
         args = [workflow, "--max-file-size", str(max_file_size), "--timeout", f"{request_timeout:g}"]
-        self.worker = WorkerProcess("wffs.backend.cylc_worker", args, timeout, self.name)
+        self.worker = WorkerProcess(WORKER, args, timeout, self.name)
         self.max_file_size = max_file_size
         #: task path -> (its job directory, latest submit number), from the records: job files are read
         #: from disk here, so that a stalled scheduler (which stalls the worker) stalls no read
@@ -71,7 +73,7 @@ class CylcBackend(WorkerBackend):
         try:
             if where is None:
                 raise ValueError(path)
-            file = cylc_worker.job_file(where[0], where[1], kind)
+            file = job_file(where[0], where[1], kind)
         except ValueError:
             raise NotProvided(f"{path}: no {kind} file") from None
         with trio.move_on_after(self.timeout):

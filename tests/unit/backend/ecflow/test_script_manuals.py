@@ -1,4 +1,4 @@
-"""wffs.backend.script_manuals: what scripts say of their manuals, kept between mounts while unchanged."""
+"""wffs.backend.ecflow.script_manuals: what scripts say of their manuals, kept between mounts while unchanged."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 import os
 import time
 
-from wffs.backend import script_manuals
-from wffs.backend.script_manuals import ScriptManuals
+from wffs.backend.ecflow import script_manuals
+from wffs.backend.ecflow.script_manuals import ScriptManuals
 
 SCRIPT = b"%include <head.h>\n%manual\nwhat it does\n%end\necho\n"
 

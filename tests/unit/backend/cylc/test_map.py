@@ -1,4 +1,4 @@
-"""Issue 14: Cylc 8 as the wffs tree (wffs.backend.cylc_map, pure) and the Cylc parts of layout."""
+"""Issue 14: Cylc 8 as the wffs tree (wffs.backend.cylc.map, pure) and the Cylc parts of layout."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from wffs import layout
-from wffs.backend import cylc_map
-from wffs.backend.cylc_map import CylcTask, build_records, delta
+from wffs.backend.cylc import map as cylc_map
+from wffs.backend.cylc.map import CylcTask, build_records, delta
 
 TREE = {"prep": "root", "a": "FAM", "b": "FAM", "FAM": "BIG", "BIG": "root", "bad": "root", "c": "OTHER"}
 

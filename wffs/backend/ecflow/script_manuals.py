@@ -1,12 +1,12 @@
 """What each script on disk says of its manual, kept between mounts while the script is unchanged.
 
-Every task's `.man` is listed with its size, and the size comes from the script: a first sync of 10,000
-tasks read 10,000 scripts, about a second on a disk with nothing in its page cache (more over NFS) and
-the larger part of a mount's time.  The scripts rarely change, so what ecf_script.parse found in each is
-kept in a small file under ~/.cache/wffs and trusted while the script's inode, size, mtime and ctime are
-the ones it was read at: a mount then stats the scripts (which it does anyway) and reads only the
-changed ones.  A script written less than RACY_SECONDS before it was read is not kept: a second write
-within the same clock tick would leave all four unchanged (git's "racy" index entries).
+Every task's `.man` is listed with its size, and the size comes from the script: a first sync read every
+task's script, the larger part of a mount's time on a cold page cache (more over NFS).  The scripts
+rarely change, so what script.parse found in each is kept in a small file under ~/.cache/wffs and
+trusted while the script's inode, size, mtime and ctime are the ones it was read at: a mount then stats
+the scripts (which it does anyway) and reads only the changed ones.  A script written less than
+RACY_SECONDS before it was read is not kept: a second write within the same clock tick would leave all
+four unchanged (git's "racy" index entries).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import tempfile
 import time
 from typing import Optional
 
-from wffs import user_cache
-from wffs.backend import ecf_script
+from wffs.backend import user_cache
+from wffs.backend.ecflow import script as ecf_script
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ class ScriptManuals:
 
     def manual(self, path: str, st: os.stat_result) -> Optional[tuple[int, tuple[bytes, ...]]]:
         """(length of the script's own manual, its %include arguments), or None when only the server can
-        tell (see ecf_script.parse); OSError if the script cannot be read."""
+        tell (see script.parse); OSError if the script cannot be read."""
         self.seen.add(path)
         held = self.entries.get(path)
         if held is not None and held[0] == stamp(st):

@@ -1,4 +1,4 @@
-"""The ecFlow backend: the mount's side of an ecFlow worker process (see ecflow_worker)."""
+"""The ecFlow backend: the mount's side of an ecFlow worker process (see worker.py)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ from typing import Optional
 
 import trio
 
-from wffs import layout
-from wffs.backend.base import ServerUnavailable
+from wffs.backend.base import TASK_FILE_KINDS, ServerUnavailable
 from wffs.backend.worker import WorkerBackend, WorkerProcess
+
+#: The worker's module, run as `python -m`.
+WORKER = "wffs.backend.ecflow.worker"
 
 
 class EcflowBackend(WorkerBackend):
@@ -25,13 +27,13 @@ class EcflowBackend(WorkerBackend):
             args += ["--user", user]
         if auth:
             args += ["--auth", auth]  # a path: the worker reads the password, nobody else sees it
-        self.worker = WorkerProcess("wffs.backend.ecflow_worker", args, timeout, self.name)
+        self.worker = WorkerProcess(WORKER, args, timeout, self.name)
         self.files_local = True  # as the worker's last delta said
-        self.readers = [WorkerProcess("wffs.backend.ecflow_worker", args, timeout, f"{self.name} reader {i + 1}")
+        self.readers = [WorkerProcess(WORKER, args, timeout, f"{self.name} reader {i + 1}")
                         for i in range(self.READERS)]
 
     #: The files of a server that are not on this machine are read by this many extra workers, started
-    #: when first needed, each with several requests in flight (ecflow_worker.IN_FLIGHT).
+    #: when first needed, each with several requests in flight (FileReads.IN_FLIGHT in reads.py).
     READERS = 4
 
     async def changes(self) -> Optional[dict]:
@@ -44,10 +46,10 @@ class EcflowBackend(WorkerBackend):
         return await self.worker.call("read", path, kind)
 
     async def read_many(self, items: list) -> dict:
-        files = [item for item in items if item[1] in layout.TASK_FILE_KINDS]
+        files = [item for item in items if item[1] in TASK_FILE_KINDS]
         if self.files_local or len(files) < 2:
             return await self.worker.call("read_many", items, patience=self.BATCH_TIMEOUT)
-        texts = [item for item in items if item[1] not in layout.TASK_FILE_KINDS]
+        texts = [item for item in items if item[1] not in TASK_FILE_KINDS]
         found = {}
         manuals = {path for path, kind in files if kind == "man"}
         micros = {}

@@ -1,4 +1,4 @@
-"""wffs.backend.ecflow.EcflowBackend.read_many: a server whose files are not here is read by several
+"""wffs.backend.ecflow.backend.EcflowBackend.read_many: a server whose files are not here is read by several
 workers at once; node texts and local files stay with the main worker.  (Stand-in workers: what is
 tested is the split and the merge, not ecFlow.)"""
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 import trio
 
 from wffs.backend.base import ServerUnavailable
-from wffs.backend.ecflow import EcflowBackend
+from wffs.backend.ecflow.backend import EcflowBackend
 
 
 class StandIn:

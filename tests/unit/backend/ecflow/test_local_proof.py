@@ -1,4 +1,4 @@
-"""wffs.backend.local_proof: the disk is the server's only when its log here ends as the server says."""
+"""wffs.backend.ecflow.local_proof: the disk is the server's only when its log here ends as the server says."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wffs.backend import local_proof
-from wffs.backend.local_proof import prove
+from wffs.backend.ecflow import local_proof
+from wffs.backend.ecflow.local_proof import prove
 
 LOG = [f"MSG:[14:{m:02d}:{s:02d} 3.12.2026] --news=1 0 1 :root" for m in range(3) for s in range(60)]
 
