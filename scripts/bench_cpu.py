@@ -12,9 +12,7 @@ shared login node that CPU is everybody's.  Then the same with nobody reading (i
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,8 +22,8 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import demo_suite  # noqa: E402
+from bench_remote import Mount, save  # noqa: E402
 from testbed.devserver import EcflowServer  # noqa: E402
-from wffs import mounts  # noqa: E402
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -82,29 +80,17 @@ def main(argv=None) -> int:
         demo_suite.load_demo(server)
         demo_suite.wait_until_settled(server)
         for label, extra in (("default", []), ("--fast-open", ["--fast-open"])):
-            mnt = base / label.strip("-")
-            mnt.mkdir()
-            proc = subprocess.Popen([sys.executable, "-m", "wffs.cli", "mount", "localhost", str(server.port),
-                                     str(mnt), "--foreground", "--log", str(base / f"{mnt.name}.log"), *extra],
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
+            name = label.strip("-")
+            mount = Mount(server.port, base / name, base / f"{name}.log", base / "cache", *extra)
             try:
-                if not mounts.wait_mounted(str(mnt), 60, alive=lambda: proc.poll() is None):
-                    raise SystemExit(f"no mount: see {base / f'{mnt.name}.log'}")
-                figures[label] = {"reading": measure(mnt, proc.pid, args.rate, args.seconds),
-                                  "idle": idle(proc.pid, min(args.seconds, 10.0))}
+                figures[label] = {"reading": measure(mount.path, mount.proc.pid, args.rate, args.seconds),
+                                  "idle": idle(mount.proc.pid, min(args.seconds, 10.0))}
                 print(f"{label}: {figures[label]}", flush=True)
             finally:
-                mounts.unmount(str(mnt), timeout=10) or mounts.unmount(str(mnt), lazy=True)
-                try:
-                    proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                mount.close()
     finally:
         server.stop()
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / time.strftime("bench-cpu-%Y%m%d-%H%M%S.json")
-    out.write_text(json.dumps(figures, indent=2) + "\n")
-    print(f"JSON: {out}")
+    save(figures, args.out, "bench-cpu")
     return 0
 
 

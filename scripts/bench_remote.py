@@ -34,12 +34,12 @@ BIN = Path(sys.executable).parent
 
 
 class Mount:
-    def __init__(self, port: int, path: Path, log: Path, cache: Path):
+    def __init__(self, port: int, path: Path, log: Path, cache: Path, *extra: str):
         """A mount whose disk cache (XDG_CACHE_HOME) is `cache`: a new directory for a cold mount."""
         self.path = path
         path.mkdir(parents=True)
         self.proc = subprocess.Popen([sys.executable, "-m", "wffs.cli", "mount", "localhost", str(port), str(path),
-                                      "--foreground", "--log", str(log)], stdin=subprocess.DEVNULL,
+                                      "--foreground", "--log", str(log), *extra], stdin=subprocess.DEVNULL,
                                      start_new_session=True, env={**os.environ, "XDG_CACHE_HOME": str(cache)})
         if not mounts.wait_mounted(str(path), 120, alive=lambda: self.proc.poll() is None):
             raise RuntimeError(f"no mount at {path}: see {log}")
@@ -125,11 +125,16 @@ def main(argv=None) -> int:
         for mount in opened:
             mount.close()
         server.stop()
-    args.out.mkdir(parents=True, exist_ok=True)
-    out = args.out / time.strftime("bench-remote-%Y%m%d-%H%M%S.json")
+    save(figures, args.out, "bench-remote")
+    return 0
+
+
+def save(figures: dict, directory: Path, name: str) -> None:
+    """The figures as JSON in `directory`, named by `name` and the time."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = directory / time.strftime(f"{name}-%Y%m%d-%H%M%S.json")
     out.write_text(json.dumps(figures, indent=2) + "\n")
     print(f"JSON: {out}")
-    return 0
 
 
 if __name__ == "__main__":

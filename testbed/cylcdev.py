@@ -1,6 +1,6 @@
 """A real Cylc 8 workflow on this machine, for tests and demos: its own HOME, started and stopped cleanly.
 
-What makes local jobs work (FINDINGS.md, "Cylc 8"): `~/.cylc/flow/global.cylc` with the `cylc path` of the
+What makes local jobs work: `~/.cylc/flow/global.cylc` with the `cylc path` of the
 localhost platform (this interpreter's bin directory, where pip put `cylc`) and hardwired host
 self-identification.  The workflow, its scheduler and its jobs all run with a temporary HOME, so nothing
 of the user's own ~/cylc-run or ~/.cylc is read or written.

@@ -1,6 +1,6 @@
 """A real ecflow_server on loopback, for tests, the demo and benchmarks.
 
-ecFlow 5.9.2 quirks this module works around (see FINDINGS.md):
+ecFlow 5.9.2 quirks this module works around:
 - the server refuses ports >= 49152 and then keeps running without listening,
   so ports are picked in 20000-49151 and checked to bind;
 - it ignores SIGTERM, so it is stopped with ``ecflow_client --terminate=yes``

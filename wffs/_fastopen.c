@@ -12,11 +12,11 @@
  * takes the queued requests through fuse_session_receive_buf.  After each request the thread polls the
  * device for a moment (SPIN_NS, yielding the core meanwhile) before it sleeps: a process that opens one
  * file after another sends its next request within microseconds of the answer (from here) or within
- * ~100 us (from Python), and waking a sleeping thread costs more than either.  Measured on the 2-core VM
- * at 10,000 tasks (cold / warm tar): 5.0-5.5 / 4.4 s through pyfuse3's loop; 6.3-6.4 / 1.1 s polling
- * 50 us only after requests answered here; 3.8-3.95 / 0.9-1.0 s as now.
+ * ~100 us (from Python), and waking a sleeping thread costs more than either (docs/design.rst has the
+ * measurements).
  *
- * Loaded with RTLD_GLOBAL before pyfuse3 (wffs/fuse_binding.py): pyfuse3 reaches libfuse's
+ * Used only with `wffs mount --fast-open` (wffs_fast_permit).  Loaded with RTLD_GLOBAL before pyfuse3
+ * (wffs/fuse_binding.py): pyfuse3 reaches libfuse's
  * fuse_session_fd, fuse_session_receive_buf and fuse_session_destroy through this library's.  Python
  * marks inodes, keeps the answers on or off (off while the mount is idle: the first call after an idle
  * spell must reach wffs, which waits for a fresh view) and reads the count of answered opens (a use of

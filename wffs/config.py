@@ -1,4 +1,4 @@
-"""The several-servers config file (LAYOUT.md): TOML, one [servers.NAME] table per server.
+"""The several-servers config file (docs/usage.rst): TOML, one [servers.NAME] table per server.
 
     [servers.ops]
     host = "ecflow-ops.example"

@@ -1,4 +1,4 @@
-"""Append-only logs of the state changes a mount has seen (LAYOUT.md "Event logs").
+"""Append-only logs of the state changes a mount has seen (docs/layout.rst, "Event logs").
 
 One line per change, tab-separated, so that awk, `column -t` and `tail -f` work:
 TIME<TAB>[SERVER<TAB>]PATH<TAB>OLD<TAB>NEW, TIME in ISO 8601 UTC, states as status-file extensions.

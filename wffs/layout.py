@@ -1,4 +1,4 @@
-"""What a workflow server looks like as files (LAYOUT.md v2, in code).
+"""What a workflow server looks like as files (docs/layout.rst, in code).
 
 Pure: no I/O. Every other module asks this one which names a node gets, which extension a state has and
 what a name in a directory stands for, so the shape of the tree is defined in exactly one place.

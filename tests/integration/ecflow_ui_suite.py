@@ -3,7 +3,7 @@
 `/usr/share/ecflow/etc/ecflow_ui_test.def` (operation_suite: a day repeat, families named `0` and `12`,
 triggers on meters, ECF_FILES, `%include <head.h>` from ECF_INCLUDE, `%manual`/`%comment`) and
 `ecflow_ui_test_server_scripts.tar.gz` (its scripts and include files, and stale `*.job0` files from
-wherever ECMWF made the tarball).  Made runnable as FINDINGS.md says: the three placeholders replaced,
+wherever ECMWF made the tarball).  Made runnable: the three placeholders replaced,
 ECF_NODE set (head.h uses it) and the jobs run by bash (head.h starts with #!/bin/ksh).
 """
 

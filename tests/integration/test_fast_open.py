@@ -70,11 +70,7 @@ def test_by_default_every_open_reaches_wffs(scratch_server, tmp_path):
     load_scratch_suite(scratch_server)
     mount, requests = counted_mount(scratch_server, tmp_path)
     with mount:
-        att = mount.path / "s/f/a.att"
-        first = read(att)
-        for _ in range(4):
-            assert read(att) == first
-        assert requests("open", "s/f/a.att") == 5
+        every_open_reaches_wffs(mount, requests)
         assert "--fast-open" not in mount.log_text()
 
 
@@ -85,9 +81,14 @@ def test_asked_for_without_the_library_every_open_reaches_wffs_and_the_log_says_
     mount, requests = counted_mount(scratch_server, tmp_path, "--fast-open",
                                     env=dict(os.environ, WFFS_NO_NATIVE="1"))
     with mount:
-        att = mount.path / "s/f/a.att"
-        first = read(att)
-        for _ in range(4):
-            assert read(att) == first
-        assert requests("open", "s/f/a.att") == 5
+        every_open_reaches_wffs(mount, requests)
         assert "--fast-open: not used: WFFS_NO_NATIVE is set" in mount.log_text()
+
+
+def every_open_reaches_wffs(mount, requests) -> None:
+    """A file read five times is opened through wffs five times, and reads the same each time."""
+    att = mount.path / "s/f/a.att"
+    first = read(att)
+    for _ in range(4):
+        assert read(att) == first
+    assert requests("open", "s/f/a.att") == 5

@@ -1,4 +1,4 @@
-"""wffs.events: the append-only event logs (LAYOUT.md "Event logs") and which changes go in them."""
+"""wffs.events: the append-only event logs (docs/layout.rst, "Event logs") and which changes go in them."""
 
 from __future__ import annotations
 

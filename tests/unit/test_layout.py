@@ -1,4 +1,4 @@
-"""wffs.layout: the file-system shape (LAYOUT.md v2) as pure functions."""
+"""wffs.layout: the file-system shape (docs/layout.rst) as pure functions."""
 
 from __future__ import annotations
 
