@@ -37,7 +37,7 @@ stop: setup
 
 # The whole suite; then the mount tests once more without the C libraries (WFFS_NO_NATIVE): wffs must
 # behave the same without them (a machine where pip could not build them). The tests of the libraries
-# themselves (test_dir_cache, test_fast_open, test_fuse_binding) check both ways in the first run.
+# themselves (test_kept_listings, test_fast_open, test_fuse_binding) check both ways in the first run.
 NO_NATIVE_TESTS := tests/integration/test_mount_live.py tests/integration/test_tools.py \
                    tests/integration/test_access.py tests/integration/test_mc.py tests/integration/test_bad_input.py
 test: setup

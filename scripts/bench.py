@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path[:0] = [str(HERE), str(ROOT)]
 
-from wffs import mounts
+from wffs import mount_table
 from wffs.backend.protocol import PRIVATE_DIR_ENV  # noqa: E402
 from testbed.devserver import EcflowServer  # noqa: E402
 from bench_report import (COMMANDS, META, POLL, REFRESH, TAR_EXCLUDE, WFFS_IDLE_AFTER, Report,  # noqa: E402
@@ -137,9 +137,9 @@ class Cleanup:
             wire.close()
         self.forwarders.clear()
         for path in list(self.tmpfs):
-            if mounts.is_mounted(str(path)):
+            if mount_table.is_mounted(str(path)):
                 subprocess.run(["umount", str(path)], stderr=subprocess.DEVNULL)
-            if mounts.is_mounted(str(path)):
+            if mount_table.is_mounted(str(path)):
                 subprocess.run(["umount", "-l", str(path)], stderr=subprocess.DEVNULL)
         self.tmpfs.clear()
         for server in list(self.servers):
@@ -331,8 +331,8 @@ class FuseProc:
     def start(self, timeout: float) -> "FuseProc":
         """Start; mount time is from the start until `ls MNT` lists the suites."""
         self.mnt.mkdir(parents=True, exist_ok=True)
-        if mounts.is_mounted(str(self.mnt)):
-            mounts.unmount(str(self.mnt), lazy=True)
+        if mount_table.is_mounted(str(self.mnt)):
+            mount_table.unmount(str(self.mnt), lazy=True)
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self.after_drop, DROPPED[0] = DROPPED[0], False
         started = time.perf_counter()
@@ -343,7 +343,7 @@ class FuseProc:
                                          stderr=subprocess.STDOUT, start_new_session=True)
         CLEANUP.fuse.append(self)
         deadline = started + timeout
-        while not mounts.is_mounted(str(self.mnt)):
+        while not mount_table.is_mounted(str(self.mnt)):
             if self.proc.poll() is not None or time.perf_counter() > deadline:
                 self.stop()
                 raise RuntimeError(f"{self.label} did not mount {self.mnt}; {self.log} ends with:\n{self.tail()}")
@@ -387,14 +387,14 @@ class FuseProc:
         if self.proc is None:
             return
         self.peak_rss()
-        if mounts.is_mounted(str(self.mnt)):
-            mounts.unmount(str(self.mnt), timeout=10)
+        if mount_table.is_mounted(str(self.mnt)):
+            mount_table.unmount(str(self.mnt), timeout=10)
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
             kill_group(self.proc)
-        if mounts.is_mounted(str(self.mnt)):
-            mounts.unmount(str(self.mnt), lazy=True, timeout=10)
+        if mount_table.is_mounted(str(self.mnt)):
+            mount_table.unmount(str(self.mnt), lazy=True, timeout=10)
         if self.worker and os.path.exists(f"/proc/{self.worker}") and is_ecflow_worker(cmdline(self.worker)):
             private = worker_dir(self.worker)  # the mount removes it when it stops its worker; here it cannot
             try:
@@ -432,11 +432,11 @@ class ScaleRun:
         """A fresh directory: leftovers of an interrupted run (mounts first) are removed."""
         if self.dir.exists():
             with open("/proc/self/mounts") as f:
-                stale = [mounts._unescape(line.split()[1]) for line in f]
+                stale = [mount_table._unescape(line.split()[1]) for line in f]
             for path in stale:
                 if path == str(self.dir) or path.startswith(str(self.dir) + "/"):
                     progress(f"{self.scale}: unmounting a leftover mount {path}")
-                    if not mounts.unmount(path, lazy=True):
+                    if not mount_table.unmount(path, lazy=True):
                         subprocess.run(["umount", "-l", path], stderr=subprocess.DEVNULL)
             shutil.rmtree(self.dir, ignore_errors=True)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -933,9 +933,9 @@ class ScaleRun:
             if self.server in CLEANUP.servers:
                 CLEANUP.servers.remove(self.server)
         tmpfs = getattr(self, "tmpfs", None)
-        if tmpfs is not None and mounts.is_mounted(str(tmpfs)):
+        if tmpfs is not None and mount_table.is_mounted(str(tmpfs)):
             subprocess.run(["umount", str(tmpfs)], stderr=subprocess.DEVNULL)
-            if tmpfs in CLEANUP.tmpfs and not mounts.is_mounted(str(tmpfs)):
+            if tmpfs in CLEANUP.tmpfs and not mount_table.is_mounted(str(tmpfs)):
                 CLEANUP.tmpfs.remove(tmpfs)
 
 

@@ -26,7 +26,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 import gen_suite  # noqa: E402
 from latency_proxy import LatencyProxy  # noqa: E402
-from wffs import mounts  # noqa: E402
+from wffs import mount_table  # noqa: E402
 from testbed.devserver import EcflowServer  # noqa: E402
 from wffs.vfs import SETTLE_SECONDS  # noqa: E402
 
@@ -41,11 +41,11 @@ class Mount:
         self.proc = subprocess.Popen([sys.executable, "-m", "wffs.cli", "mount", "localhost", str(port), str(path),
                                       "--foreground", "--log", str(log), *extra], stdin=subprocess.DEVNULL,
                                      start_new_session=True, env={**os.environ, "XDG_CACHE_HOME": str(cache)})
-        if not mounts.wait_mounted(str(path), 120, alive=lambda: self.proc.poll() is None):
+        if not mount_table.wait_mounted(str(path), 120, alive=lambda: self.proc.poll() is None):
             raise RuntimeError(f"no mount at {path}: see {log}")
 
     def close(self) -> None:
-        mounts.unmount(str(self.path), timeout=10) or mounts.unmount(str(self.path), lazy=True)
+        mount_table.unmount(str(self.path), timeout=10) or mount_table.unmount(str(self.path), lazy=True)
         try:
             self.proc.wait(20)
         except subprocess.TimeoutExpired:

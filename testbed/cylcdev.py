@@ -88,11 +88,6 @@ def cylc_bin() -> str:
     return str(Path(found).parent)
 
 
-def marked_pids(home: Path) -> list[int]:
-    """The scheduler and jobs of the workflow of this home."""
-    return devserver.marked_pids(home, MARKER)
-
-
 class CylcWorkflow:
     """One workflow installed and run under `home` (a fresh directory: it becomes HOME)."""
 
@@ -180,7 +175,7 @@ class CylcWorkflow:
         finally:
             devserver.kill_jobs(self.home, marker=MARKER)
             # a killed scheduler leaves its contact file: the next play would think it runs
-            if self.contact_file.exists() and not marked_pids(self.home):
+            if self.contact_file.exists() and not devserver.marked_pids(self.home, MARKER):
                 self.contact_file.unlink(missing_ok=True)
             self.started = False
 

@@ -11,7 +11,7 @@ import time
 
 import click
 
-from wffs import __version__, config, mounts, preflight, user_cache
+from wffs import __version__, config, mount_table, preflight, user_cache
 from wffs.backend.ecflow import local_proof
 from wffs.config import ServerConfig
 
@@ -174,9 +174,9 @@ def load_servers(config_file: str) -> list:
 def prepare_mountpoint(mnt: str, options=()) -> None:
     """A dead mount left by a killed wffs is cleaned up; then whatever would stop the mount from coming
     up is said in one line (exit 1), before anything starts."""
-    if mounts.is_dead(mnt):
+    if mount_table.is_dead(mnt):
         click.echo(f"wffs: cleaning up a dead mount at {mnt}", err=True)
-        mounts.unmount(mnt, lazy=True)
+        mount_table.unmount(mnt, lazy=True)
     try:
         preflight.check(mnt, options)
     except preflight.CannotMount as e:
@@ -199,7 +199,7 @@ def background(mnt: str, log_file: str | None, timeout: float) -> None:
             child = subprocess.Popen(argv, stdin=devnull, stdout=log, stderr=log, start_new_session=True)
     except OSError as e:
         raise click.ClickException(f"cannot write the log {log_file} ({e.strerror}): give --log FILE") from None
-    if mounts.wait_mounted(mnt, timeout=first_view_limit(timeout) + 30, alive=lambda: child.poll() is None):
+    if mount_table.wait_mounted(mnt, timeout=first_view_limit(timeout) + 30, alive=lambda: child.poll() is None):
         return
     if child.poll() is None:
         child.terminate()
@@ -231,9 +231,9 @@ def failure_reason(log_file: str, start: int) -> str:
 @click.option("-z", "--lazy", is_flag=True, help="Detach now even if busy (fusermount -z).")
 def umount(mountpoint, lazy):
     """Unmount a wffs mount (its process then exits)."""
-    if not mounts.is_mounted(mountpoint):
+    if not mount_table.is_mounted(mountpoint):
         raise click.ClickException(f"{mountpoint} is not mounted")
-    failed = mounts.try_unmount(mountpoint, lazy=lazy)
+    failed = mount_table.try_unmount(mountpoint, lazy=lazy)
     if failed is not None:
         hint = "" if lazy else f"; if it is busy: wffs umount --lazy {mountpoint}"
         raise click.ClickException(f"{mountpoint} is still mounted ({failed}){hint}")

@@ -11,16 +11,12 @@ import time
 from typing import Optional
 
 from wffs import layout
-
-
-def stamp(when: float) -> str:
-    """A time as these logs and wffs's status files write it: ISO 8601 UTC."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(when))
+from wffs.backend.timefmt import iso_utc, iso_utc_or
 
 
 def iso(when: float) -> str:
-    """stamp(), or 'never' where a status file has no time to show."""
-    return stamp(when) if when else "never"
+    """A time as a status file shows it, or 'never' where it has none."""
+    return iso_utc_or(when, "never")
 
 
 class EventLog:
@@ -30,7 +26,7 @@ class EventLog:
 
     def add(self, path: str, old: str, new: str, server: Optional[str] = None, when: Optional[float] = None):
         when = time.time() if when is None else when
-        fields = [stamp(when)] + ([server] if server is not None else []) + [path, old, new]
+        fields = [iso_utc(when)] + ([server] if server is not None else []) + [path, old, new]
         self._data += ("\t".join(fields) + "\n").encode("utf-8", "surrogateescape")
         self.changed_at = when
 

@@ -3,7 +3,7 @@
 Kernel caches are long (CACHE_SECONDS), and exactly the entries a refresh changed are invalidated; files
 whose content changes without a state change (running jobs, .server/*) get short cache times.  Small
 contents go to the page cache with their open (notify_store), and wffs/_fastopen may then answer the
-next opens of those files; the kernel's copies of listings are kept as wffs/dir_cache.py decides.
+next opens of those files; the kernel's copies of listings are kept as wffs/kept_listings.py decides.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Callable, Optional
 import trio
 
 from wffs import layout
-from wffs.dir_cache import DirCache, may_hold
+from wffs.kept_listings import DirCache, may_hold
 from wffs.fuse_binding import DIR_CACHE, FastOpens, pyfuse3
 from wffs.inodes import Inodes
 from wffs.layout import Kind
@@ -136,7 +136,7 @@ class KernelCache:
         if self.dir_cache is not None:
             self.dir_cache.touched(self.inodes.parent(self.inodes.path(inode)))
 
-    # ---- the kernel's copies of listings (see wffs/dir_cache.py) -------------------------------------
+    # ---- the kernel's copies of listings (see wffs/kept_listings.py) -------------------------------------
     def dir_opened(self, number: int, inode: int, names: tuple, parent: Optional[int]) -> Optional[bool]:
         """None: the kernel does not keep the listing a directory handle opens; True: it keeps it, and the
         copy it holds is good; False: it keeps it, filled again from this handle."""

@@ -13,7 +13,7 @@ import pwd
 import shutil
 import stat
 
-from wffs import mounts
+from wffs import mount_table
 
 FUSE_DEVICE = "/dev/fuse"
 FUSE_CONF = "/etc/fuse.conf"
@@ -76,7 +76,7 @@ def check_device(uid: int, device: str = FUSE_DEVICE) -> None:
 
 def check_mountpoint(mountpoint: str, uid: int) -> None:
     """An empty directory the user owns (root: any empty directory), not mounted already."""
-    if mounts.is_mounted(mountpoint):
+    if mount_table.is_mounted(mountpoint):
         raise CannotMount(f"{mountpoint} is already mounted: unmount it first (wffs umount {mountpoint})")
     try:
         st = os.stat(mountpoint)

@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from wffs import mounts
+from wffs import mount_table
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +39,7 @@ class Mount:
         proc = subprocess.Popen(argv, cwd=ROOT, stdin=subprocess.DEVNULL, start_new_session=True, env=env)
         mount = cls(path, proc, log)
         cls.started.append(mount)
-        if not mounts.wait_mounted(str(path), timeout, alive=lambda: proc.poll() is None):
+        if not mount_table.wait_mounted(str(path), timeout, alive=lambda: proc.poll() is None):
             mount.stop()
             raise RuntimeError(f"wffs did not mount {path}:\n{mount.log_text()}")
         return mount
@@ -56,15 +56,15 @@ class Mount:
 
     def stop(self) -> None:
         """Unmount, then make sure the process is gone and nothing is left mounted (even a dead mount)."""
-        if mounts.is_mounted(str(self.path)):
-            mounts.unmount(str(self.path), timeout=5)
+        if mount_table.is_mounted(str(self.path)):
+            mount_table.unmount(str(self.path), timeout=5)
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
-        if mounts.is_mounted(str(self.path)):
-            mounts.unmount(str(self.path), lazy=True, timeout=5)
+        if mount_table.is_mounted(str(self.path)):
+            mount_table.unmount(str(self.path), lazy=True, timeout=5)
 
     def __enter__(self):
         return self

@@ -19,7 +19,8 @@ import pytest
 from wffs import layout
 from wffs.backend import protocol
 from wffs.backend.cylc.map import STATE_MAP
-from testbed.cylcdev import CylcWorkflow, marked_pids
+from testbed.cylcdev import MARKER, CylcWorkflow
+from testbed.devserver import marked_pids
 from testbed.devserver import EcflowServer, state_of
 
 from .mounting import ROOT, Mount, run, wait_until
@@ -45,7 +46,7 @@ def workflow(tmp_path_factory):
         yield wf
     finally:
         wf.stop()
-        assert not marked_pids(wf.home), "a process of the workflow outlived its stop"
+        assert not marked_pids(wf.home, MARKER), "a process of the workflow outlived its stop"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from .mounting import Mount, wait_until
-from .test_dir_cache import COUNTING_CLI
+from .test_kept_listings import COUNTING_CLI
 from .test_mount_live import FRESH_WITHIN, load_scratch_suite
 
 pytestmark = pytest.mark.integration

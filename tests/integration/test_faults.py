@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from wffs import mounts
+from wffs import mount_table
 
 from .mounting import ROOT, Mount, run, wait_until
 from .proxy import StallingProxy
@@ -263,7 +263,7 @@ def test_wffs_killed_during_find_then_mounted_again(scratch_server, tmp_path):
             first.signal(signal.SIGKILL)
             first.proc.wait(10)
             time.sleep(2)
-            assert mounts.is_dead(str(mnt))
+            assert mount_table.is_dead(str(mnt))
             back_at = time.monotonic()
             done = subprocess.run([sys.executable, "-m", "wffs.cli", "mount", "localhost", str(scratch_server.port),
                                    str(mnt), "--timeout", str(TIMEOUT), "--log", str(second_log)],
@@ -283,8 +283,8 @@ def test_wffs_killed_during_find_then_mounted_again(scratch_server, tmp_path):
     finally:
         subprocess.run([sys.executable, "-m", "wffs.cli", "umount", str(mnt)], capture_output=True, timeout=30)
         first.stop()
-        if mounts.is_mounted(str(mnt)):
-            mounts.unmount(str(mnt), lazy=True)
+        if mount_table.is_mounted(str(mnt)):
+            mount_table.unmount(str(mnt), lazy=True)
 
 
 def test_one_of_several_servers_stalled_while_the_others_are_read(tmp_path):

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from wffs import mounts
+from wffs import mount_table
 from wffs.backend.ecflow import script_manuals
 
 from .mounting import ROOT, Mount, run, wait_until
@@ -162,7 +162,7 @@ def test_sigterm_unmounts(scratch_server, tmp_path):
     try:
         mount.signal(signal.SIGTERM)
         assert mount.proc.wait(10) == 0
-        assert not mounts.is_mounted(str(mount.path))
+        assert not mount_table.is_mounted(str(mount.path))
     finally:
         mount.stop()
 
@@ -174,7 +174,7 @@ def test_mount_over_a_dead_mount(scratch_server, tmp_path):
     try:
         first.signal(signal.SIGKILL)
         first.proc.wait(10)
-        assert mounts.is_dead(str(mnt))
+        assert mount_table.is_dead(str(mnt))
         done = subprocess.run([sys.executable, "-m", "wffs.cli", "mount", "localhost", str(scratch_server.port),
                                str(mnt), "--log", str(tmp_path / "second.log")],
                               cwd=ROOT, capture_output=True, timeout=60)
@@ -183,7 +183,7 @@ def test_mount_over_a_dead_mount(scratch_server, tmp_path):
         done = subprocess.run([sys.executable, "-m", "wffs.cli", "umount", str(mnt)], capture_output=True,
                               timeout=30)
         assert done.returncode == 0, done.stderr
-        assert wait_until(lambda: not mounts.is_mounted(str(mnt)), 10)
+        assert wait_until(lambda: not mount_table.is_mounted(str(mnt)), 10)
     finally:
         first.stop()
 

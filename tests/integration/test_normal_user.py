@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from wffs import mounts
+from wffs import mount_table
 
 from .mounting import ROOT, file_from_server, run, wait_until
 
@@ -88,9 +88,9 @@ def user():
         for path, mode in reversed(opened):
             os.chmod(path, mode)
         for line in open("/proc/self/mounts").read().splitlines():
-            point = mounts._unescape(line.split()[1])
+            point = mount_table._unescape(line.split()[1])
             if point.startswith(str(home) + "/"):
-                mounts.unmount(point, lazy=True, timeout=5)
+                mount_table.unmount(point, lazy=True, timeout=5)
         subprocess.run(["pkill", "-KILL", "-u", str(USER.pw_uid), "-f", str(home)], timeout=10)
         shutil.rmtree(home, ignore_errors=True)
 
@@ -111,7 +111,7 @@ def test_mount_read_back_up_and_unmount_as_a_normal_user(user, demo_server):
     assert done.returncode == 0, done.stderr.decode()
     assert done.stderr == b""
     try:
-        assert mounts.is_mounted(str(mnt))
+        assert mount_table.is_mounted(str(mnt))
         entry = [line for line in open("/proc/self/mounts") if f" {mnt} " in line][0]
         assert f"user_id={USER.pw_uid}" in entry  # mounted by the user, through fusermount3
 
@@ -141,7 +141,7 @@ def test_mount_read_back_up_and_unmount_as_a_normal_user(user, demo_server):
     finally:
         gone = user.wffs("umount", str(mnt))
     assert gone.returncode == 0 and gone.stderr == b"", gone.stderr.decode()
-    assert not mounts.is_mounted(str(mnt))
+    assert not mount_table.is_mounted(str(mnt))
     assert wait_until(lambda: subprocess.run(["pgrep", "-u", str(USER.pw_uid), "-f", str(mnt)],
                                              capture_output=True).returncode == 1, timeout=10)
 
@@ -168,7 +168,7 @@ def test_an_unreachable_server_mounts_and_says_so(user):
         assert "reachable no" in status, status
     finally:
         assert user.wffs("umount", str(mnt)).returncode == 0
-    assert not mounts.is_mounted(str(mnt))
+    assert not mount_table.is_mounted(str(mnt))
 
 
 def test_no_fusermount3(user, tmp_path):
@@ -210,7 +210,7 @@ def test_mountpoint_that_is_not_an_empty_directory_of_ones_own(user, case):
                 "not empty": f"{path} is not empty (a mount would hide what is in it): mount on an empty directory",
                 "root's": f"{path} belongs to root, not to nobody: mount on an empty directory of your own"}[case]
     assert said == expected
-    assert not mounts.is_mounted(str(path))
+    assert not mount_table.is_mounted(str(path))
 
 
 def test_allow_other_without_user_allow_other(user, tmp_path):
@@ -233,5 +233,5 @@ def test_a_refusal_only_fusermount3_knows_is_one_line_too(user, tmp_path, demo_s
     log = user.home / ".cache" / "wffs" / (str(mnt).strip("/").replace("/", "_") + ".log")
     assert said.startswith("mount did not come up: fusermount3: too many FUSE filesystems mounted"), said
     assert said.endswith(f"(the log: {log})")
-    assert not mounts.is_mounted(str(mnt))
+    assert not mount_table.is_mounted(str(mnt))
     assert subprocess.run(["pgrep", "-u", str(USER.pw_uid), "-f", str(mnt)], capture_output=True).returncode == 1

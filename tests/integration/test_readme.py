@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from wffs import mounts
+from wffs import mount_table
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -49,6 +49,6 @@ def test_the_readme_session_runs_as_pasted(demo_server, tmp_path):
             if command.startswith("grep "):
                 assert b"crash.out:ERROR: disk quota exceeded" in done.stdout
     finally:
-        if mounts.is_mounted(str(home / "ecf")):
-            mounts.unmount(str(home / "ecf"), timeout=10) or mounts.unmount(str(home / "ecf"), lazy=True)
-    assert not mounts.is_mounted(str(home / "ecf"))
+        if mount_table.is_mounted(str(home / "ecf")):
+            mount_table.unmount(str(home / "ecf"), timeout=10) or mount_table.unmount(str(home / "ecf"), lazy=True)
+    assert not mount_table.is_mounted(str(home / "ecf"))

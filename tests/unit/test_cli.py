@@ -1,4 +1,4 @@
-"""wffs.cli argument handling (no mounting) and wffs.mounts._unescape."""
+"""wffs.cli argument handling (no mounting) and wffs.mount_table._unescape."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from wffs import __version__
 from wffs.cli import failure_reason, main, parse_size, resolve_target
-from wffs.mounts import _unescape
+from wffs.mount_table import _unescape
 
 
 # ---- parse_size -------------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from the database only gets the same state as one the scheduler still holds.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional
+
+from wffs.backend.timefmt import iso_utc_or
 
 #: Cylc task state -> displayed state (layout.STATE_CODES).
 STATE_MAP = {
@@ -98,17 +99,13 @@ def task_path(task: CylcTask, first_parent: dict) -> str:
     return "/" + "/".join([task.cycle, *family_chain(task.name, first_parent), task.name])
 
 
-def iso(t: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)) if t else "-"
-
-
 def yes(value) -> str:
     return "yes" if value else "no"
 
 
 def render_task_att(task: CylcTask, path: str) -> bytes:
     lines = [f"task {task.id}", f"path {path}", f"cylc_state {task.state}",
-             f"state {displayed(task.state)}{' (held)' if task.held else ''}", f"since {iso(task.since)}",
+             f"state {displayed(task.state)}{' (held)' if task.held else ''}", f"since {iso_utc_or(task.since, '-')}",
              f"source {task.source}", f"submits {task.submits}"]
     if task.flow_nums:
         lines.append(f"flow_nums {task.flow_nums}")

@@ -33,7 +33,7 @@ def default_file() -> str:
     return os.path.join(user_cache.directory(), "script-manuals.json")
 
 
-def stamp(st: os.stat_result) -> list:
+def stat_stamp(st: os.stat_result) -> list:
     return [st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
@@ -52,15 +52,15 @@ class ScriptManuals:
         tell (see script.parse); OSError if the script cannot be read."""
         self.seen.add(path)
         held = self.entries.get(path)
-        if held is not None and held[0] == stamp(st):
+        if held is not None and held[0] == stat_stamp(st):
             return None if held[1] is None else (held[1], tuple(a.encode("utf-8", "surrogateescape")
                                                                 for a in held[2]))
         with open(path, "rb") as f:
             parsed = ecf_script.parse(f.read())
         self.reads += 1
         if max(st.st_mtime, st.st_ctime) < time.time() - RACY_SECONDS:
-            self.entries[path] = [stamp(st), None] if parsed is None else [
-                stamp(st), len(parsed[0]), [a.decode("utf-8", "surrogateescape") for a in parsed[1]]]
+            self.entries[path] = [stat_stamp(st), None] if parsed is None else [
+                stat_stamp(st), len(parsed[0]), [a.decode("utf-8", "surrogateescape") for a in parsed[1]]]
             self.dirty = True
         return None if parsed is None else (len(parsed[0]), parsed[1])
 

@@ -1,4 +1,4 @@
-"""The kernel keeps listings (wffs/dir_cache.py, wffs/_dircache.c): a listing read again is not asked of
+"""The kernel keeps listings (wffs/kept_listings.py, wffs/_dircache.c): a listing read again is not asked of
 wffs, and a listing that changed on the server is never served from the kernel's copy."""
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""wffs.dir_cache.DirCache: which directory handles may use the kernel's copy of a listing."""
+"""wffs.kept_listings.DirCache: which directory handles may use the kernel's copy of a listing."""
 
 from __future__ import annotations
 
-from wffs.dir_cache import DirCache, may_hold
+from wffs.kept_listings import DirCache, may_hold
 
 OLD, NEW = (("a.que", False), ("b.que", False)), (("a.com", False), ("b.que", False))
 
