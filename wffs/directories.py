@@ -108,8 +108,9 @@ class Directories:
         if name.kind is Kind.DIR:
             return Entry(name.name, name.kind, name.node, name.file, 0, node.since if node else 0.0)
         if name.kind is Kind.SERVER_FILE and name.file in layout.LOCAL_SERVER_FILES:  # no server call
-            return Entry(name.name, name.kind, name.node, name.file, len(self._server_files.local(name.file)),
-                         max(vfs.status.last_sync, vfs.status.last_error_time), volatile=True)
+            data = self._server_files.local(name.file)
+            return Entry(name.name, name.kind, name.node, name.file, len(data),
+                         self._server_files.local_changed_at(name.file, data), volatile=True)
         if name.kind is Kind.CONTROL:
             return Entry(name.name, name.kind, name.node, name.file, len(vfs.control_content(name.node)),
                          node.since, volatile=True)

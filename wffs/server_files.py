@@ -32,6 +32,15 @@ class ServerFiles:
         self.vfs = vfs  # the server's Vfs: its snapshot (a refresh replaces it), status, mirrors and backend
         self._fetched = cachetools.TTLCache(maxsize=16, ttl=vfs.refresh)  # file name -> Fetched
         self._nodes = NodesText(-1, b"")
+        self._local_changed: dict[str, Fetched] = {}  # file name -> its content made here, and since when
+
+    def local_changed_at(self, file_name: str, data: bytes) -> float:
+        """When a file made here last changed (its mtime and ctime): `tar` takes a changed ctime for a file
+        changed while it was read, so it must not move while the content stays the same."""
+        held = self._local_changed.get(file_name)
+        if held is None or held.data != data:
+            held = self._local_changed[file_name] = Fetched(data, time.time())
+        return held.at
 
     def cached(self, file_name: str) -> Optional[Fetched]:
         """A file asked of the server lately, else None."""
