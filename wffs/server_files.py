@@ -3,6 +3,7 @@ stats, zombies, suites.def) asked of the server and kept for one refresh interva
 
 from __future__ import annotations
 
+import re
 import time
 from typing import NamedTuple, Optional
 
@@ -11,6 +12,8 @@ import cachetools
 from wffs import layout
 from wffs.backend.base import NotProvided
 from wffs.vfs_errors import NotFound
+
+LAST_SYNC_LINE = re.compile(rb"^last_sync .*\n", re.M)
 
 
 class Fetched(NamedTuple):
@@ -36,7 +39,10 @@ class ServerFiles:
 
     def local_changed_at(self, file_name: str, data: bytes) -> float:
         """When a file made here last changed (its mtime and ctime): `tar` takes a changed ctime for a file
-        changed while it was read, so it must not move while the content stays the same."""
+        changed while it was read, so it must not move while the content stays the same.  The status
+        file's last_sync line moves at every refresh: it does not count (the line keeps its length)."""
+        if file_name == "status":
+            data = LAST_SYNC_LINE.sub(b"", data)
         held = self._local_changed.get(file_name)
         if held is None or held.data != data:
             held = self._local_changed[file_name] = Fetched(data, time.time())
