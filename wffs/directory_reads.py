@@ -63,6 +63,9 @@ class DirectoryReads:
         self._kinds_read: dict[str, float] = {}  # task file kind -> when a reader last asked for one
         self._read_ahead_from: Optional[ReadAheadAsked] = None
         self._find_order = FindOrder(-1, {}, [])
+        #: content key -> set when the batch reading it ends: a batch started in the next refresh interval
+        #: (a read-ahead still under way, say) waits for it instead of asking the server again
+        self._in_flight: dict = {}
 
     def forget(self) -> None:
         """After a refresh: the batches are keyed by the old generation, never used again."""
@@ -188,19 +191,36 @@ class DirectoryReads:
                 content_key = contents.node_text_key(n.node, n.file) if n.kind is Kind.NODE_TEXT else None
             if content_key is not None and content_key not in contents:
                 wanted[(n.node, n.file)] = content_key
+        elsewhere = {self._in_flight[key] for key in wanted.values() if key in self._in_flight}
+        wanted = {item: key for item, key in wanted.items() if key not in self._in_flight}
         kept = self._disk.keys(wanted)
         for item, data in (await self._disk.read(kept)).items():
             contents.put(wanted.pop(item), data)
             self._directories.check_listed_size(item[0], item[1], data)
-        if len(wanted) < 2:
-            return
+        if len(wanted) >= 2:
+            await self._fetch(wanted, kinds, kept)
+        for done in elsewhere:
+            await done.wait()
+
+    async def _fetch(self, wanted: dict, kinds: Sequence[str], kept: dict) -> None:
+        """Read the files `wanted` ({(path, kind): content key}) in one backend call, noted as in flight."""
+        vfs, contents = self.vfs, self._contents
+        done = trio.Event()
+        for key in wanted.values():
+            self._in_flight[key] = done
         try:
-            local = vfs.local_reads and all(kind in layout.TASK_FILE_KINDS for kind in kinds)
-            found = await vfs.status.ask(lambda: vfs.backend.read_many(list(wanted)), local)
-        except (ServerUnavailable, NotProvided):
-            return  # each file is then asked for on its own, with its own error
-        for item, data in found.items():
-            if item in wanted:
-                contents.put(wanted[item], data)
-                self._directories.check_listed_size(item[0], item[1], data)
+            try:
+                local = vfs.local_reads and all(kind in layout.TASK_FILE_KINDS for kind in kinds)
+                found = await vfs.status.ask(lambda: vfs.backend.read_many(list(wanted)), local)
+            except (ServerUnavailable, NotProvided):
+                return  # each file is then asked for on its own, with its own error
+            for item, data in found.items():
+                if item in wanted:
+                    contents.put(wanted[item], data)
+                    self._directories.check_listed_size(item[0], item[1], data)
+        finally:  # (after the contents are in: whoever waited finds them)
+            for key in wanted.values():
+                if self._in_flight.get(key) is done:
+                    del self._in_flight[key]
+            done.set()
         await self._disk.write(kept, found)

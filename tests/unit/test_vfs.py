@@ -806,3 +806,37 @@ def test_names_other_modules_import_from_vfs_stay_there():
     for name in ("CACHE_SECONDS", "SETTLE_SECONDS", "DEFAULT_SCRIPT_AGE", "EDITED_IN_PLACE", "RUNNING_STATES",
                  "being_written"):
         assert getattr(wffs.vfs, name) is getattr(freshness, name)
+
+
+def test_files_a_batch_is_reading_are_not_asked_for_again_by_the_next():
+    """A read-ahead still under way when the refresh interval turns (its batch key is the old interval's):
+    a lookup's batch of the same directory waits for those files instead of asking the server again."""
+    async def main():
+        fake, vfs = await mounted()
+        reading, release = trio.Event(), trio.Event()
+
+        async def slow(path, kind):
+            reading.set()
+            await release.wait()
+
+        fake.on_read = slow
+        reads = vfs._reads
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(reads._read_batch_now, ("s", "f"), ("ecf",))
+            await reading.wait()
+            second = trio.Event()
+
+            async def again():
+                await reads._read_batch_now(("s", "f"), ("ecf",))
+                second.set()
+
+            nursery.start_soon(again)
+            await trio.sleep(0.05)
+            assert not second.is_set()  # it waits for the first batch ...
+            release.set()
+            await second.wait()  # ... and finds the contents it brought
+        assert [c[0] for c in fake.calls].count("read_many") == 1
+        t1 = vfs.cached_file(("s", "f"), "t1.ecf")
+        assert t1 is not None and t1[1] == T1_ECF
+
+    run(main)
