@@ -89,8 +89,6 @@ class KernelCache:
         """How long the kernel may keep an entry and its attributes."""
         if entry.size is None:  # not measured: the kernel must ask again before using it
             return 0.0
-        if entry.kind is Kind.SERVER_FILE and entry.file == "status":
-            return 0.0  # it changes at every refresh (last_sync): an attribute kept would soon be stale
         if entry.volatile:
             return self.refresh
         return CACHE_SECONDS

@@ -160,9 +160,9 @@ class FileReads:
 
     def batch(self, items, read_one, left_out, in_flight: int = 1) -> dict:
         """{(path, kind): bytes}: what read_one(path, kind) returns for the items ({item: bytes, ...}), less
-        those whose read raises one of `left_out`, up to BATCH_BYTES.  The first file read is reported: the batch may then take longer than one call
-        (a hung server answers none).  `in_flight` reads at once, in threads (for reads that wait on a
-        socket: the binding holds the GIL)."""
+        those whose read raises one of `left_out`, up to BATCH_BYTES.  The first file read is reported:
+        the batch may then take longer than one call (a hung server answers none).  `in_flight` reads at
+        once, in threads (for reads that wait on a socket: the binding holds the GIL)."""
         out, total = {}, 0
 
         def attempt(item):
